@@ -1,0 +1,297 @@
+"""Settings and the creditor registry (`inkasso.toml`, formats.md §0).
+
+Settings come from the environment: ``INKASSO_HOME`` (default ``./var``) and
+``INKASSO_DATABASE_URL`` (default SQLite at ``$INKASSO_HOME/inkasso.db``).
+The registry is validated as a whole on load; every problem names its key, e.g.
+``creditor[1] "acme".iban: 'DK00…' is not a valid IBAN (invalid checksum)``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pycountry
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from stdnum.dk import cvr
+from stdnum.se import orgnr
+from stdnum.se import vat as se_vat
+
+from pipeline.money import is_currency
+
+CREDITOR_ID = re.compile(r"^[a-z0-9_-]{1,40}$")
+CANONICAL_COLUMNS = (
+    "invoice_number", "document_type", "credited_invoice_number", "invoice_date", "due_date",
+    "amount", "currency", "debtor_id", "debtor_type", "debtor_name", "debtor_national_id",
+    "debtor_address_line1", "debtor_address_line2", "debtor_postcode", "debtor_city",
+    "debtor_country", "debtor_email", "debtor_phone", "reminders_sent", "last_reminder_date",
+    "reminder_fees", "disputed", "description",
+)
+DATE_FORMATS = ("YYYY-MM-DD", "DD-MM-YYYY", "DD.MM.YYYY", "DD/MM/YYYY")
+ENCODINGS = ("utf-8", "cp1252")
+DEFAULT_SETTLE_SECONDS = 30
+DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+
+
+class ConfigError(ValueError):
+    """The registry is missing, unreadable, or has keys with wrong values."""
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How one creditor's accounting system writes its invoice CSV."""
+
+    encoding: str = "utf-8"
+    decimal: str = "."
+    date_format: str = "YYYY-MM-DD"
+    columns: dict[str, str] = field(default_factory=dict)  # their header (lower case) -> canonical
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    vat_id: str
+    country: str
+    iban: str
+    bic: str
+
+
+@dataclass(frozen=True)
+class Creditor(Party):
+    id: str = ""
+    currency: str = ""
+    fee_plan: str = ""
+    csv: CsvLayout = field(default_factory=CsvLayout)
+
+    @property
+    def legal_id(self) -> str:
+        """The CVR / organisationsnummer without country prefix or VAT suffix."""
+        return self.vat_id[2:12] if self.vat_id.startswith("SE") else self.vat_id[2:]
+
+
+@dataclass(frozen=True)
+class FeePlan:
+    success_fee_pct: dict[str, Decimal]
+    aged_surcharge_pct: Decimal
+    aged_threshold_days: int
+    agency_keeps_interest_and_fees: bool
+    withdrawal_fee: Decimal
+    court_withdrawal_fee: Decimal
+
+
+@dataclass(frozen=True)
+class Partner:
+    id: str
+    name: str
+    equal_terms_months: int
+    commission_after_pct: Decimal
+
+
+@dataclass(frozen=True)
+class Registry:
+    agency: Party
+    creditors: dict[str, Creditor]
+    fee_plans: dict[str, FeePlan]
+    partners: dict[str, Partner]
+    supported_countries: frozenset[str]
+    settle_seconds: int
+    max_file_bytes: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        home = Path(os.environ.get("INKASSO_HOME") or "./var").resolve()
+        url = os.environ.get("INKASSO_DATABASE_URL") or f"sqlite:///{home / 'inkasso.db'}"
+        return cls(home=home, database_url=url)
+
+    @property
+    def registry_path(self) -> Path:
+        return self.home / "inkasso.toml"
+
+    def load_registry(self) -> Registry:
+        return load_registry(self.registry_path)
+
+
+def load_registry(path: Path) -> Registry:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found: run `inkasso init` first") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    problems: list[str] = []
+    registry = _build_registry(raw, problems)
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    return registry
+
+
+class _Reader:
+    """Reads one TOML table, collecting problems under a key prefix instead of stopping at the first."""
+
+    def __init__(self, table: object, prefix: str, problems: list[str]):
+        self.table = table if isinstance(table, dict) else {}
+        self.prefix = prefix
+        self.problems = problems
+        if not isinstance(table, dict):
+            self.problem("", f"must be a table, not {type(table).__name__}")
+
+    def problem(self, key: str, message: str) -> None:
+        where = f"{self.prefix}.{key}" if key else self.prefix
+        self.problems.append(f"{where}: {message}")
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.table.get(key, default)
+        if value is None:
+            self.problem(key, "is required")
+            return ""
+        if not isinstance(value, str):
+            self.problem(key, f"must be a string, not {value!r}")
+            return ""
+        return value.strip()
+
+    def decimal(self, key: str, default: str | None = None) -> Decimal:
+        value = self.table.get(key, default)
+        try:
+            if isinstance(value, float) or value is None:
+                raise InvalidOperation
+            result = Decimal(str(value))
+            if not result.is_finite() or result < 0:
+                raise InvalidOperation
+            return result
+        except InvalidOperation:
+            self.problem(key, f"must be a non-negative decimal in quotes, e.g. \"250.00\", not {value!r}")
+            return Decimal(0)
+
+    def integer(self, key: str, default: int | None = None) -> int:
+        value = self.table.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            self.problem(key, f"must be a non-negative integer, not {value!r}")
+            return 0
+        return value
+
+    def country(self, key: str) -> str:
+        value = self.text(key)
+        if value and pycountry.countries.get(alpha_2=value) is None:
+            self.problem(key, f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+        return value
+
+    def iban(self, key: str) -> str:
+        value = self.text(key)
+        try:
+            return str(IBAN(value)) if value else value
+        except SchwiftyException as exc:
+            self.problem(key, f"{value!r} is not a valid IBAN ({exc})")
+            return value
+
+    def bic(self, key: str) -> str:
+        value = self.text(key)
+        try:
+            return str(BIC(value)) if value else value
+        except SchwiftyException as exc:
+            self.problem(key, f"{value!r} is not a valid BIC ({exc})")
+            return value
+
+    def vat_id(self, key: str) -> str:
+        value = self.text(key).replace(" ", "").upper()
+        valid = (
+            (value.startswith("DK") and cvr.is_valid(value[2:]))
+            or (value.startswith("SE") and (orgnr.is_valid(value[2:]) or se_vat.is_valid(value)))
+        )
+        if value and not valid:
+            self.problem(key, f"{value!r} is not a valid DK CVR or SE organisationsnummer with country prefix")
+        return value
+
+    def party(self) -> Party:
+        return Party(self.text("name"), self.vat_id("vat_id"), self.country("country"),
+                     self.iban("iban"), self.bic("bic"))
+
+
+def _build_registry(raw: dict, problems: list[str]) -> Registry:
+    agency_reader = _Reader(raw.get("agency", {}), "agency", problems)
+    agency = agency_reader.party()
+    countries = raw.get("agency", {}).get("supported_countries", ["DK", "SE"])
+    ingest = _Reader(raw.get("ingest", {}), "ingest", problems)
+    fee_plans = {name: _fee_plan(table, f"fee_plan.{name}", problems)
+                 for name, table in raw.get("fee_plan", {}).items()}
+    creditors: dict[str, Creditor] = {}
+    for index, table in enumerate(raw.get("creditor", [])):
+        creditor = _creditor(table, index, fee_plans, problems)
+        if creditor.id in creditors:
+            problems.append(f"creditor[{index}].id: {creditor.id!r} is used twice")
+        creditors[creditor.id] = creditor
+    partners = {}
+    for index, table in enumerate(raw.get("partner", [])):
+        reader = _Reader(table, f"partner[{index}]", problems)
+        partner = Partner(reader.text("id"), reader.text("name"), reader.integer("equal_terms_months", 6),
+                          reader.decimal("commission_after_pct", "25"))
+        partners[partner.id] = partner
+    return Registry(
+        agency=agency,
+        creditors=creditors,
+        fee_plans=fee_plans,
+        partners=partners,
+        supported_countries=frozenset(countries),
+        settle_seconds=ingest.integer("settle_seconds", DEFAULT_SETTLE_SECONDS),
+        max_file_bytes=ingest.integer("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
+    )
+
+
+def _fee_plan(table: dict, prefix: str, problems: list[str]) -> FeePlan:
+    reader = _Reader(table, prefix, problems)
+    pct = reader.table.get("success_fee_pct", {})
+    pct_reader = _Reader(pct, f"{prefix}.success_fee_pct", problems)
+    return FeePlan(
+        success_fee_pct={country: pct_reader.decimal(country) for country in pct_reader.table},
+        aged_surcharge_pct=reader.decimal("aged_surcharge_pct", "4"),
+        aged_threshold_days=reader.integer("aged_threshold_days", 180),
+        agency_keeps_interest_and_fees=bool(reader.table.get("agency_keeps_interest_and_fees", True)),
+        withdrawal_fee=reader.decimal("withdrawal_fee", "0"),
+        court_withdrawal_fee=reader.decimal("court_withdrawal_fee", "0"),
+    )
+
+
+def _creditor(table: dict, index: int, fee_plans: dict[str, FeePlan], problems: list[str]) -> Creditor:
+    reader = _Reader(table, f"creditor[{index}]", problems)
+    creditor_id = reader.text("id")
+    if creditor_id and not CREDITOR_ID.match(creditor_id):
+        reader.problem("id", f"{creditor_id!r} must be 1-40 characters of a-z, 0-9, _ and -")
+    reader.prefix = f"creditor[{index}] {creditor_id!r}"
+    party = reader.party()
+    currency = reader.text("currency")
+    if currency and not is_currency(currency):
+        reader.problem("currency", f"{currency!r} is not an ISO 4217 currency code")
+    fee_plan = reader.text("fee_plan")
+    if fee_plan and fee_plan not in fee_plans:
+        reader.problem("fee_plan", f"unknown fee plan {fee_plan!r} (known: {', '.join(sorted(fee_plans)) or 'none'})")
+    return Creditor(**party.__dict__, id=creditor_id, currency=currency, fee_plan=fee_plan,
+                    csv=_csv_layout(table.get("csv", {}), f"{reader.prefix}.csv", problems))
+
+
+def _csv_layout(table: dict, prefix: str, problems: list[str]) -> CsvLayout:
+    reader = _Reader(table, prefix, problems)
+    layout = CsvLayout(
+        encoding=reader.text("encoding", "utf-8").lower().replace("windows-1252", "cp1252"),
+        decimal=reader.text("decimal", "."),
+        date_format=reader.text("date_format", "YYYY-MM-DD").upper(),
+        columns={str(k).strip().lower(): str(v).strip().lower() for k, v in reader.table.get("columns", {}).items()},
+    )
+    if layout.encoding not in ENCODINGS:
+        reader.problem("encoding", f"{layout.encoding!r} is not one of {', '.join(ENCODINGS)}")
+    if layout.decimal not in (".", ","):
+        reader.problem("decimal", f"{layout.decimal!r} must be \".\" or \",\"")
+    if layout.date_format not in DATE_FORMATS:
+        reader.problem("date_format", f"{layout.date_format!r} is not one of {', '.join(DATE_FORMATS)}")
+    for theirs, ours in layout.columns.items():
+        if ours not in CANONICAL_COLUMNS:
+            reader.problem(f"columns.{theirs}", f"{ours!r} is not a canonical column")
+    return layout

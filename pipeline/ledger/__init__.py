@@ -1,0 +1,1 @@
+"""The ledger: schema, migrations and the repository functions the stages write through."""

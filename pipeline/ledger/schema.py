@@ -1,0 +1,154 @@
+"""The ledger's tables (SQLAlchemy Core). Alembic migrations in `migrations/` create them.
+
+Money columns end in ``_minor`` and hold integer minor units. Money moves only as
+rows of ``postings`` (append-only, signed); a balance is a sum of postings.
+Natural keys are unique constraints, so every write is idempotent by key:
+files by (creditor, SHA-256), debtors by (creditor, debtor ref), claims by
+(creditor, invoice number), and at most one open case per (creditor, debtor, currency).
+"""
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
+                        MetaData, String, Table, Text, UniqueConstraint, text)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+creditors = Table(
+    "creditors", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("vat_id", String(20), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("iban", String(34), nullable=False),
+    Column("bic", String(11), nullable=False),
+    Column("fee_plan", String(64), nullable=False),
+)
+
+ingested_files = Table(
+    "ingested_files", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("creditor_id", ForeignKey("creditors.id"), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("kind", String(20), nullable=False),           # invoice_csv, ...
+    Column("status", String(10), nullable=False),         # PROCESSED or REJECTED (file level)
+    Column("received_at", DateTime, nullable=False),      # UTC; names the receipt
+    Column("as_of", Date, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("rows_total", Integer, nullable=False, server_default=text("0")),
+    Column("rows_accepted", Integer, nullable=False, server_default=text("0")),
+    Column("cases_opened", Integer, nullable=False, server_default=text("0")),
+    UniqueConstraint("creditor_id", "sha256"),
+)
+
+receipt_lines = Table(
+    "receipt_lines", metadata,
+    Column("file_id", ForeignKey("ingested_files.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),             # order in the receipt
+    Column("line", Integer),                              # record number in the file, header = 1
+    Column("invoice_number", Text),
+    Column("outcome", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("case_id", BigInteger, ForeignKey("cases.id")),
+)
+
+debtors = Table(
+    "debtors", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("creditor_id", ForeignKey("creditors.id"), nullable=False),
+    Column("debtor_ref", String(64), nullable=False),
+    Column("debtor_type", String(10), nullable=False),    # consumer | business
+    Column("name", Text, nullable=False),
+    Column("national_id", String(20)),
+    Column("address_line1", Text, nullable=False),
+    Column("address_line2", Text),
+    Column("postcode", String(16), nullable=False),
+    Column("city", Text, nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("email", Text),
+    Column("phone", String(20)),
+    UniqueConstraint("creditor_id", "debtor_ref"),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),  # reserved by ledger.repository
+    Column("case_number", String(20), nullable=False, unique=True),
+    Column("payment_reference", String(35), nullable=False, unique=True),
+    Column("creditor_id", ForeignKey("creditors.id"), nullable=False),
+    Column("debtor_id", ForeignKey("debtors.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("country", String(2), nullable=False),         # the debtor's: decides the jurisdiction
+    Column("status", String(20), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("closed_on", Date),
+    Column("file_id", ForeignKey("ingested_files.id"), nullable=False),
+    Index("uq_cases_one_open", "creditor_id", "debtor_id", "currency", unique=True,
+          sqlite_where=text("closed_on IS NULL"), postgresql_where=text("closed_on IS NULL")),
+)
+
+invoices = Table(
+    "invoices", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("creditor_id", ForeignKey("creditors.id"), nullable=False),
+    Column("invoice_number", String(64), nullable=False),
+    Column("document_type", String(12), nullable=False),  # invoice | credit_note
+    Column("credited_invoice_id", ForeignKey("invoices.id")),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("debtor_id", ForeignKey("debtors.id"), nullable=False),
+    Column("invoice_date", Date, nullable=False),
+    Column("due_date", Date),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reminders_sent", Integer, nullable=False),
+    Column("last_reminder_date", Date),
+    Column("reminder_fees_minor", BigInteger, nullable=False),
+    Column("below_minimum", Boolean, nullable=False),
+    Column("description", Text),
+    Column("content_sha", String(64), nullable=False),    # DUPLICATE vs CONFLICT
+    Column("file_id", ForeignKey("ingested_files.id"), nullable=False),
+    Column("line", Integer, nullable=False),
+    UniqueConstraint("creditor_id", "invoice_number"),
+    Index("ix_invoices_case_id", "case_id"),
+)
+
+postings = Table(
+    "postings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("invoice_id", ForeignKey("invoices.id")),
+    Column("kind", String(20), nullable=False),           # principal, creditor_fee, credit_note, ...
+    Column("amount_minor", BigInteger, nullable=False),   # signed: + raises the debt, - lowers it
+    Column("currency", String(3), nullable=False),
+    Column("booked_on", Date, nullable=False),
+    Column("file_id", ForeignKey("ingested_files.id")),
+    Column("run_id", Text, nullable=False),
+    Index("ix_postings_case_id", "case_id"),
+    Index("ix_postings_invoice_id", "invoice_id"),
+)
+
+case_events = Table(
+    "case_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("invoice_id", ForeignKey("invoices.id")),
+    Column("kind", String(32), nullable=False),           # case_opened, claim_added, credit_note, case_closed
+    Column("on_date", Date, nullable=False),
+    Column("file_id", ForeignKey("ingested_files.id")),
+    Column("run_id", Text, nullable=False),
+    Column("detail", Text),
+    Index("ix_case_events_case_id", "case_id"),
+)
+
+id_counters = Table(
+    "id_counters", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("next_value", BigInteger, nullable=False),
+)

@@ -1,0 +1,140 @@
+"""Whether a readable claim may be taken for collection on ``as_of`` (formats.md §1.1, rules.md).
+
+Each check marks the rows it rejects with one outcome code; the first problem of
+a row wins. Credit notes are not judged for overdue, time bar, fees or minimum:
+they only reduce the invoice they name.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from stdnum.dk import cpr, cvr
+from stdnum.exceptions import ValidationError
+from stdnum.se import orgnr, personnummer
+
+from pipeline.money import format_minor, to_minor
+from pipeline.rules import in_force, load_table
+
+BY_DEBTOR = {"country": "debtor_country", "debtor_type": "debtor_type"}
+NATIONAL_ID_CHECKS = {"cpr": cpr, "cvr": cvr, "personnummer": personnummer, "orgnr": orgnr}
+
+
+def judge(frame: pd.DataFrame, as_of: date, supported_countries: frozenset[str]) -> None:
+    """Set ``outcome``/``message`` of rejected rows, ``below_minimum`` and compact national ids, in place."""
+    today = np.datetime64(as_of, "s")
+    invoice = (frame["document_type"] == "invoice").to_numpy()
+    _mark(frame, ~frame["debtor_country"].isin(supported_countries), "UNSUPPORTED_COUNTRY",
+          lambda r: f"debtor_country {r.debtor_country} is not a country we collect in "
+                    f"(supported: {', '.join(sorted(supported_countries))})")
+    _national_ids(frame)
+    _mark(frame, frame["invoice_date"] > today, "BAD_DATE",
+          lambda r: f"invoice_date {_iso(r.invoice_date)} is in the future (as of {as_of})")
+    _mark(frame, frame["due_date"] < frame["invoice_date"], "BAD_DATE",
+          lambda r: f"due_date {_iso(r.due_date)} is before invoice_date {_iso(r.invoice_date)}")
+    _mark(frame, frame["last_reminder_date"] > today, "BAD_DATE",
+          lambda r: f"last_reminder_date {_iso(r.last_reminder_date)} is in the future (as of {as_of})")
+    _mark(frame, frame["disputed"].astype(bool), "DISPUTED", "the claim is disputed and cannot be collected")
+    _mark(frame, invoice & (frame["due_date"] >= today).to_numpy(), "NOT_OVERDUE",
+          lambda r: f"due_date {_iso(r.due_date)} is not yet past (as of {as_of})")
+    _time_bar(frame, invoice, as_of)
+    _reminder_fees(frame, invoice)
+    _below_minimum(frame, invoice)
+
+
+def _mark(frame: pd.DataFrame, mask, code: str, message) -> None:
+    mask = np.asarray(mask, dtype=bool) & frame["outcome"].isna().to_numpy()
+    if not mask.any():
+        return
+    frame.loc[mask, "outcome"] = code
+    if callable(message):
+        frame.loc[mask, "message"] = [message(row) for row in frame.loc[mask].itertuples()]
+    else:
+        frame.loc[mask, "message"] = message
+
+
+def _iso(value) -> str:
+    return str(value)[:10]
+
+
+def _national_ids(frame: pd.DataFrame) -> None:
+    """Validate each distinct (country, debtor type, id) once with python-stdnum; store the compact form."""
+    kinds = load_table("national_ids").set_index(["country", "debtor_type"])["kinds"].to_dict()
+    given = (frame["debtor_national_id"] != "") & frame["outcome"].isna()
+    verdicts = {}
+    for key in set(zip(frame.loc[given, "debtor_country"], frame.loc[given, "debtor_type"],
+                       frame.loc[given, "debtor_national_id"])):
+        verdicts[key] = _check_national_id(kinds.get(key[:2]), key[2])
+    if not verdicts:
+        return
+    keys = list(zip(frame["debtor_country"], frame["debtor_type"], frame["debtor_national_id"]))
+    compact = np.array([verdicts.get(k, (k[2], None))[0] for k in keys], dtype=object)
+    problem = np.array([verdicts.get(k, (None, None))[1] for k in keys], dtype=object)
+    frame["debtor_national_id"] = compact
+    bad = pd.notna(problem)
+    frame.loc[bad & frame["outcome"].isna().to_numpy(), "message"] = problem[bad & frame["outcome"].isna().to_numpy()]
+    frame.loc[bad & frame["outcome"].isna().to_numpy(), "outcome"] = "BAD_NATIONAL_ID"
+
+
+def _check_national_id(kinds: str | None, value: str) -> tuple[str, str | None]:
+    """(compact id, None) when valid for one of ``kinds``, else (value, reason)."""
+    if kinds is None:
+        return value, None  # a country without a known scheme: kept as given
+    reasons = []
+    for kind in kinds.split():
+        module = NATIONAL_ID_CHECKS[kind]
+        try:
+            return module.validate(value), None
+        except ValidationError as exc:
+            reasons.append(f"{kind}: {exc}")
+    return value, f"debtor_national_id is not a valid {' or '.join(kinds.split())} ({'; '.join(reasons)})"
+
+
+def _time_bar(frame: pd.DataFrame, invoice: np.ndarray, as_of: date) -> None:
+    rules = in_force(load_table("time_bar"), frame, BY_DEBTOR, "due_date")
+    years = pd.to_numeric(rules["years"]).to_numpy()
+    interrupts = (rules["reminder_interrupts"] == "true").to_numpy()
+    start = frame["due_date"].to_numpy(dtype="datetime64[s]")
+    reminded = frame["last_reminder_date"].to_numpy(dtype="datetime64[s]")
+    use_reminder = interrupts & ~np.isnat(reminded) & (reminded > start)
+    start = np.where(use_reminder, reminded, start)
+    barred = np.zeros(len(frame), dtype=bool)
+    for span in np.unique(years[~np.isnan(years)]):
+        cutoff = np.datetime64(_years_before(as_of, int(span)), "s")
+        barred |= (years == span) & (start <= cutoff)
+    _mark(frame, invoice & barred, "TIME_BARRED",
+          lambda r: f"the claim due {_iso(r.due_date)} is time-barred as of {as_of}")
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _reminder_fees(frame: pd.DataFrame, invoice: np.ndarray) -> None:
+    rules = in_force(load_table("reminder_fee_limits"), frame, BY_DEBTOR, "invoice_date")
+    known = rules["currency"].notna().to_numpy() & (rules["currency"] == frame["currency"]).to_numpy()
+    if not known.any():
+        return
+    per_fee = np.zeros(len(frame), dtype=np.int64)
+    per_fee[known] = [to_minor(Decimal(v), c) for v, c in zip(rules.loc[known, "max_fee_per_reminder"],
+                                                                frame.loc[known, "currency"])]
+    most = pd.to_numeric(rules["max_reminders"]).fillna(0).to_numpy(dtype=np.int64)
+    sent = frame["reminders_sent"].fillna(pd.Series(most, index=frame.index)).to_numpy(dtype=np.int64)
+    limit = per_fee * np.minimum(sent, most)
+    over = invoice & known & (frame["reminder_fees_minor"].to_numpy() > limit)
+    frame.loc[over, "fee_limit_minor"] = limit[over]
+    _mark(frame, over, "FEE_ABOVE_LEGAL_MAX",
+          lambda r: f"reminder_fees {format_minor(r.reminder_fees_minor, r.currency)} {r.currency} exceed the "
+                    f"legal maximum {format_minor(int(r.fee_limit_minor), r.currency)} {r.currency}")
+
+
+def _below_minimum(frame: pd.DataFrame, invoice: np.ndarray) -> None:
+    minimum = load_table("minimum_claims").set_index("currency")["minimum"]
+    floor = frame["currency"].map({c: to_minor(Decimal(v), c) for c, v in minimum.items()})
+    frame["below_minimum"] = invoice & (frame["amount_minor"] < floor.fillna(0)).to_numpy()
+
