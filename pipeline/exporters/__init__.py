@@ -1,0 +1,1 @@
+"""Exporters turn ledger rows into the bytes of the files we send. They never parse."""

@@ -1,0 +1,85 @@
+"""The home folder of formats.md §0: the registry, the database and the party folders."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import Registry
+from pipeline.transport.local import LocalInbox, LocalOutbox
+
+EXAMPLE_REGISTRY = '''# inkasso.toml: the agency, its creditors, fee plans and partners (formats.md §0).
+[agency]
+name = "Nordisk Inkasso ApS"
+vat_id = "DK12345674"
+country = "DK"
+iban = "DK5000400440116243"
+bic = "NDEADKKK"
+supported_countries = ["DK", "SE"]
+
+[ingest]
+settle_seconds = 30            # a file unchanged this long (or with a .done sidecar) is complete
+max_file_bytes = 2147483648
+
+[[creditor]]
+id = "acme"                    # [a-z0-9_-], 1-40 chars; the folder name
+name = "Acme ApS"
+vat_id = "DK13585628"
+country = "DK"
+currency = "DKK"
+iban = "DK5000400440116243"
+bic = "NDEADKKK"
+fee_plan = "standard"
+  [creditor.csv]
+  encoding = "utf-8"           # or "cp1252"
+  decimal = "."                # or ","
+  date_format = "YYYY-MM-DD"   # or DD-MM-YYYY, DD.MM.YYYY, DD/MM/YYYY
+  columns = { }                # their header -> canonical name
+
+[fee_plan.standard]
+success_fee_pct = { DK = "10", SE = "10", default = "15" }
+aged_surcharge_pct = "4"
+aged_threshold_days = 180
+agency_keeps_interest_and_fees = true
+withdrawal_fee = "250.00"
+court_withdrawal_fee = "750.00"
+
+[[partner]]
+id = "alektum"
+name = "Alektum A/S"
+equal_terms_months = 6
+commission_after_pct = "25"
+'''
+
+
+class Home:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def creditor_inbox(self, creditor_id: str) -> LocalInbox:
+        return LocalInbox(self.root / "creditors" / creditor_id / "inbox")
+
+    def creditor_outbox(self, creditor_id: str) -> LocalOutbox:
+        return LocalOutbox(self.root / "creditors" / creditor_id / "outbox")
+
+    def archive_path(self, sha256: str) -> Path:
+        return self.root / "archive" / sha256[:2] / sha256
+
+    def quarantine_path(self, creditor_id: str, sha256: str, file_name: str) -> Path:
+        return self.root / "quarantine" / creditor_id / f"{sha256[:12]}_{file_name}"
+
+    @property
+    def scratch(self) -> Path:
+        return self.root / "tmp"
+
+    def create(self) -> None:
+        """Make the shared folders of §0; an existing registry is kept, a missing one gets the example."""
+        for folder in ("bank/inbox", "finance/outbox", "archive", "quarantine", "tmp"):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+        registry = self.root / "inkasso.toml"
+        if not registry.exists():
+            registry.write_text(EXAMPLE_REGISTRY, encoding="utf-8")
+
+    def create_party_folders(self, registry: Registry) -> None:
+        folders = [f"creditors/{c}/{box}" for c in registry.creditors for box in ("inbox", "outbox")]
+        folders += [f"partners/{p}/{box}" for p in registry.partners for box in ("inbox", "outbox")]
+        for folder in folders:
+            (self.root / folder).mkdir(parents=True, exist_ok=True)

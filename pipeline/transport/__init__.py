@@ -1,0 +1,48 @@
+"""Bytes in and out: an Inbox to take complete files from, an Outbox to put files into atomically.
+
+`local` implements them on folders under INKASSO_HOME; an SFTP implementation
+offers the same interface, so the stages never know where a file lives.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+IGNORED_SUFFIXES = (".part", ".tmp", ".done")
+DONE_SUFFIX = ".done"
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    name: str
+    size: int
+    mtime: float
+    done_marker: bool       # a `<name>.done` sidecar says the upload is complete
+
+
+class Inbox(Protocol):
+    def list_ready(self, settle_seconds: int, now: float) -> list[InboxFile]:
+        """Complete files, oldest first: a `.done` sidecar, or unchanged for ``settle_seconds``."""
+
+    def fetch(self, file: InboxFile, destination: Path) -> None:
+        """Copy the file's bytes to a local path; the size must match the listing."""
+
+    def remove(self, file: InboxFile) -> None:
+        """Remove the file and its sidecar; called only after its results are committed."""
+
+
+class Outbox(Protocol):
+    def exists(self, name: str) -> bool: ...
+
+    def put(self, name: str, data: bytes) -> None:
+        """Write under a temporary name, then rename: the file appears whole or not at all."""
+
+
+def is_candidate(name: str) -> bool:
+    """Names that may be taken: no dot files, no partial uploads, no sidecars."""
+    return bool(name) and not name.startswith(".") and not name.endswith(IGNORED_SUFFIXES)
+
+
+def is_ready(file: InboxFile, settle_seconds: int, now: float) -> bool:
+    return file.done_marker or now - file.mtime >= settle_seconds
