@@ -234,9 +234,9 @@ def _utc_now() -> datetime:
 class InvoiceFileLoader:
     """Writes one invoice file's rows to the ledger, batch by batch, inside the caller's transaction.
 
-    Rows are judged in file order against the ledger as it stands before them: a
-    number first seen on an earlier line of this file is DUPLICATE_IN_FILE; one the
-    ledger had from an earlier file is DUPLICATE (same content) or CONFLICT. Credit
+    Rows are judged in file order: a number already on an earlier readable line of
+    this file is DUPLICATE_IN_FILE; otherwise one the ledger has from an earlier
+    file is DUPLICATE (same content) or CONFLICT (different content). Credit
     notes are applied after the file's invoices, so they may name an invoice on a
     later line.
     """
@@ -249,7 +249,7 @@ class InvoiceFileLoader:
         self.outcomes: Counter = Counter()
         self.cases_opened = 0
         self.credit_notes: list[pd.DataFrame] = []
-        self.credit_note_lines: dict[str, int] = {}
+        self.judged_lines: dict[str, int] = {}  # numbers judged on earlier lines but not (yet) this file's claims
 
     def load(self, path: Path) -> dict:
         registry = self.stage.registry
@@ -273,7 +273,7 @@ class InvoiceFileLoader:
         deferred = fresh & is_credit
         if deferred.any():
             self.credit_notes.append(frame.loc[deferred].copy())
-            self.credit_note_lines.update(zip(frame.loc[deferred, "invoice_number"], frame.loc[deferred, "line"]))
+            self.judged_lines.update(zip(frame.loc[deferred, "invoice_number"], frame.loc[deferred, "line"]))
         self._receipt_lines(frame.loc[~deferred])
 
     def _against_ledger(self, frame: pd.DataFrame, valid: np.ndarray) -> None:
@@ -283,12 +283,12 @@ class InvoiceFileLoader:
         joined = rows.join(known, on="invoice_number", rsuffix="_known")
         in_ledger = joined["invoice_id"].notna().to_numpy()
         from_this_file = in_ledger & (joined["file_id"] == self.file_id).to_numpy()
-        first_line = joined.groupby("invoice_number")["line"].transform("first")
-        earlier_in_batch = ~in_ledger & joined.duplicated("invoice_number", keep="first").to_numpy()
-        earlier_credit = joined["invoice_number"].map(self.credit_note_lines)
-        repeated = from_this_file | earlier_in_batch | earlier_credit.notna().to_numpy()
-        earlier_line = np.where(from_this_file, joined["known_line"], np.where(earlier_credit.notna(),
-                                                                                earlier_credit, first_line))
+        first_line = joined.groupby("invoice_number")["line"].transform("first").to_numpy()
+        earlier_in_batch = joined.duplicated("invoice_number", keep="first").to_numpy()
+        earlier_batch = joined["invoice_number"].map(self.judged_lines)
+        repeated = from_this_file | earlier_in_batch | earlier_batch.notna().to_numpy()
+        earlier_line = np.where(from_this_file, joined["known_line"],
+                                np.where(earlier_batch.notna(), earlier_batch, first_line))
         same = in_ledger & ~repeated & (joined["content_sha"] == joined["content_sha_known"]).to_numpy()
         conflict = in_ledger & ~repeated & ~same
         index = joined.index
@@ -302,6 +302,7 @@ class InvoiceFileLoader:
             frame.loc[index[mask], "message"] = [text.format(f, int(n)) for f, n in
                                                  zip(joined.loc[mask, "known_file"], joined.loc[mask, "known_line"])]
             frame.loc[index[mask], "case_id"] = joined.loc[mask, "case_id"].tolist()
+            self.judged_lines.update(zip(joined.loc[mask, "invoice_number"], joined.loc[mask, "line"]))
 
     def _accept_invoices(self, frame: pd.DataFrame, mask: np.ndarray) -> None:
         rows = frame.loc[mask]

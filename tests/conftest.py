@@ -1,0 +1,151 @@
+"""Shared fixtures: a throwaway INKASSO_HOME, and the ledger on SQLite and on a real PostgreSQL.
+
+PostgreSQL is the server at INKASSO_TEST_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
+each test gets a database of its own, dropped afterwards. Where no server answers, the
+PostgreSQL variants skip and say so.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import textwrap
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from pipeline.config import Settings
+from pipeline.home import Home
+
+DATA = Path(__file__).parent / "data"
+AS_OF = date(2026, 11, 26)
+PG_URL = os.environ.get("INKASSO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+REGISTRY = textwrap.dedent('''
+    [agency]
+    name = "Nordisk Inkasso ApS"
+    vat_id = "DK12345674"
+    country = "DK"
+    iban = "DK5000400440116243"
+    bic = "NDEADKKK"
+
+    [ingest]
+    settle_seconds = 0
+
+    [[creditor]]
+    id = "acme"
+    name = "Acme ApS"
+    vat_id = "DK13585628"
+    country = "DK"
+    currency = "DKK"
+    iban = "DK5000400440116243"
+    bic = "NDEADKKK"
+    fee_plan = "standard"
+
+    [[creditor]]
+    id = "dansk"
+    name = "Dansk Varme A/S"
+    vat_id = "DK13585628"
+    country = "DK"
+    currency = "DKK"
+    iban = "DK5000400440116243"
+    bic = "NDEADKKK"
+    fee_plan = "standard"
+      [creditor.csv]
+      encoding = "cp1252"
+      decimal = ","
+      date_format = "DD.MM.YYYY"
+      columns = { "fakturanr" = "invoice_number", "kundenr" = "debtor_id", "beløb" = "amount" }
+
+    [[creditor]]
+    id = "svea"
+    name = "Svensk Handel AB"
+    vat_id = "SE5560360793"
+    country = "SE"
+    currency = "SEK"
+    iban = "SE4550000000058398257466"
+    bic = "ESSESESS"
+    fee_plan = "standard"
+
+    [fee_plan.standard]
+    success_fee_pct = { DK = "10", SE = "10", default = "15" }
+    aged_surcharge_pct = "4"
+    aged_threshold_days = 180
+    agency_keeps_interest_and_fees = true
+    withdrawal_fee = "250.00"
+    court_withdrawal_fee = "750.00"
+''')
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = create_engine(PG_URL)
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means: no server here
+        return f"PostgreSQL not reachable at {make_url(PG_URL).render_as_string(hide_password=True)} ({type(exc).__name__})"
+
+
+_PG_SKIP = _postgres_available()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    """The ledger on SQLite, then on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'inkasso.db'}"
+        return
+    if _PG_SKIP:
+        pytest.skip(f"PostgreSQL variant skipped: {_PG_SKIP}")
+    name = f"inkasso_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path, database_url, monkeypatch) -> Settings:
+    """A home with three creditors (acme: canonical CSV; dansk: Danish cp1252 layout; svea: Swedish)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("INKASSO_HOME", str(home))
+    monkeypatch.setenv("INKASSO_DATABASE_URL", database_url)
+    settings = Settings.from_env()
+    Home(home).create()
+    settings.registry_path.write_text(REGISTRY, encoding="utf-8")
+    Home(home).create_party_folders(settings.load_registry())
+    return settings
+
+
+def drop(settings: Settings, creditor: str, name: str, content: bytes | str | Path) -> Path:
+    """Put a file into a creditor's inbox as a creditor would."""
+    if isinstance(content, Path):
+        content = content.read_bytes()
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path = settings.home / "creditors" / creditor / "inbox" / name
+    path.write_bytes(content)
+    return path
+
+
+def receipts(settings: Settings, creditor: str) -> list[Path]:
+    return sorted((settings.home / "creditors" / creditor / "outbox").glob("receipt_*.csv"))
+
+
+def read_receipt(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def only_receipt(settings: Settings, creditor: str) -> list[dict]:
+    found = receipts(settings, creditor)
+    assert len(found) == 1, found
+    return read_receipt(found[0])

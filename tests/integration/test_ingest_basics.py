@@ -1,0 +1,88 @@
+"""The ingest stage end to end on the ledger (SQLite and PostgreSQL): cases, references, credit notes, re-runs."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from pipeline.ingest import open_ledger, run_ingest
+from pipeline.ledger.schema import case_events, cases, invoices, postings
+from pipeline.references import case_number_from_reference
+from pipeline.stats import ledger_stats
+from tests.conftest import AS_OF, drop, only_receipt, receipts
+
+HEADER = ("invoice_number,document_type,credited_invoice_number,invoice_date,due_date,amount,currency,debtor_id,"
+          "debtor_type,debtor_name,debtor_address_line1,debtor_postcode,debtor_city,debtor_country,reminder_fees\n")
+
+
+def test_invoices_of_one_debtor_share_a_case_and_a_credit_note_reduces_its_invoice(settings):
+    drop(settings, "acme", "invoices.csv", HEADER
+         + "CN-1,credit_note,INV-2,2026-06-01,,200.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,København,DK,\n"
+         + "INV-1,,,2026-05-01,2026-05-31,1500.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,København,DK,100.00\n"
+         + "INV-2,invoice,,2026-05-02,2026-06-01,2500.50,DKK,D1,consumer,Jens Hansen,Vej 1,2100,København,DK,\n"
+         + "INV-3,invoice,,2026-05-02,2026-06-01,3000.00,DKK,D2,business,Firma ApS,Gade 2,8000,Aarhus,DK,\n")
+    counts = run_ingest(settings, AS_OF, "test-run")
+    assert (counts.files, counts.rows, counts.rows_taken, counts.cases_opened) == (1, 4, 4, 2)
+    lines = only_receipt(settings, "acme")
+    by_number = {line["invoice_number"]: line for line in lines if line["invoice_number"]}
+    assert [line["line"] for line in lines] == ["2", "3", "4", "5", ""]
+    assert by_number["INV-1"]["outcome"] == "BELOW_MINIMUM"
+    assert by_number["INV-2"]["outcome"] == "ACCEPTED"
+    assert by_number["CN-1"]["outcome"] == "ACCEPTED"
+    assert by_number["CN-1"]["message"] == "reduces invoice INV-2 by 200.00 DKK"
+    assert by_number["INV-1"]["case_number"] == by_number["INV-2"]["case_number"] == by_number["CN-1"]["case_number"]
+    assert by_number["INV-3"]["case_number"] != by_number["INV-1"]["case_number"]
+    for line in (by_number["INV-1"], by_number["INV-3"]):
+        assert len(line["payment_reference"]) == 15  # FIK +71 payment id for Danish debtors
+        assert case_number_from_reference(line["payment_reference"]) == line["case_number"]
+    assert lines[-1]["outcome"] == "SUMMARY"
+    assert lines[-1]["message"] == "4 rows: 4 taken for collection, 0 not taken (ACCEPTED 3, BELOW_MINIMUM 1)"
+
+    engine = open_ledger(settings)
+    with engine.connect() as conn:
+        case_id = conn.execute(select(cases.c.id).where(cases.c.case_number == by_number["INV-1"]["case_number"])).scalar_one()
+        amounts = sorted(conn.execute(select(postings.c.kind, postings.c.amount_minor)
+                                      .where(postings.c.case_id == case_id)).all())
+        assert amounts == [("credit_note", -20000), ("creditor_fee", 10000), ("principal", 150000), ("principal", 250050)]
+        events = sorted(conn.execute(select(case_events.c.kind).where(case_events.c.case_id == case_id)).scalars())
+        assert events == ["case_opened", "claim_added", "claim_added", "credit_note"]
+        assert conn.execute(select(invoices.c.document_type).where(invoices.c.invoice_number == "CN-1")).scalar_one() == "credit_note"
+        stats = ledger_stats(conn)
+    engine.dispose()
+    assert stats["open_balance"] == {"DKK": "6900.50"}  # 1500 + 100 + 2500.50 - 200 + 3000
+    assert stats["cases"] == {"total": 2, "by_status": {"OPEN": 2}}
+
+
+def test_the_same_file_again_changes_nothing_and_a_changed_invoice_is_a_conflict(settings):
+    body = HEADER + "INV-1,,,2026-05-01,2026-05-31,1500.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,København,DK,\n"
+    drop(settings, "acme", "first.csv", body)
+    run_ingest(settings, AS_OF, "run-1")
+    first = receipts(settings, "acme")
+    engine = open_ledger(settings)
+    with engine.connect() as conn:
+        before = ledger_stats(conn)
+
+    drop(settings, "acme", "first.csv", body)
+    counts = run_ingest(settings, AS_OF, "run-2")
+    assert counts.files_seen_before == 1 and counts.rows == 0
+    assert receipts(settings, "acme") == first
+
+    drop(settings, "acme", "second.csv", body + body.splitlines()[1].replace("1500.00", "1600.00") + "\n")
+    run_ingest(settings, AS_OF, "run-3")
+    second = only_receipt_named(settings, "second.csv")
+    assert [(l["invoice_number"], l["outcome"]) for l in second[:-1]] == [("INV-1", "DUPLICATE"), ("INV-1", "DUPLICATE_IN_FILE")]
+    drop(settings, "acme", "third.csv", HEADER + body.splitlines()[1].replace("1500.00", "1600.00") + "\n")
+    run_ingest(settings, AS_OF, "run-4")
+    third = only_receipt_named(settings, "third.csv")
+    assert third[0]["outcome"] == "CONFLICT"
+    assert third[0]["message"].startswith("received before in first.csv line 2 with different content")
+    with engine.connect() as conn:
+        after = ledger_stats(conn)
+    engine.dispose()
+    assert after["invoices"] == before["invoices"] == 1
+    assert after["open_balance"] == before["open_balance"] == {"DKK": "1500.00"}
+
+
+def only_receipt_named(settings, file_name):
+    found = [p for p in receipts(settings, "acme") if p.name.startswith(f"receipt_{file_name}_")]
+    assert len(found) == 1
+    from tests.conftest import read_receipt
+    return read_receipt(found[0])
