@@ -1,0 +1,90 @@
+"""The creditor_ingest DAG run by Airflow itself (`dag.test()`) on a throwaway AIRFLOW_HOME,
+and every DAG file parsed by Airflow's DagBag quickly and without errors."""
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+
+from pipeline.airflow_runner import DAGS_FOLDER, airflow_environment, load_dag
+from pipeline.config import Settings
+from tests.conftest import AS_OF, drop, read_receipt, receipts
+
+pytestmark = pytest.mark.airflow
+HEADER = ("invoice_number,invoice_date,due_date,amount,debtor_id,debtor_type,debtor_name,debtor_address_line1,"
+          "debtor_postcode,debtor_city,debtor_country\n")
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory):
+    """One Airflow metadata database for the session: Airflow reads its configuration once, at import."""
+    root = tmp_path_factory.mktemp("airflow-session")
+    env = airflow_environment(Settings(home=root, database_url=f"sqlite:///{root / 'unused.db'}"))
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW")})
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from airflow.utils.db import initdb
+
+    initdb()
+    yield root
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _task_states(dag_run) -> dict:
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        instances = dag_run.get_task_instances(session=session)
+        return {(ti.task_id, ti.rendered_map_index or ti.map_index): str(ti.state) for ti in instances}
+
+
+def _xcom(dag_run, task_id):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, map_indexes=-1)
+        row = session.execute(query.with_only_columns(XComModel.value)).first()
+        return XComModel.deserialize_value(row)
+
+
+def test_dag_ingests_each_creditor_with_files_in_its_own_mapped_task(airflow_home, settings):
+    drop(settings, "acme", "a.csv", HEADER + "A-1,2026-05-01,2026-05-31,2500.00,K1,consumer,Jens Hansen,Vej 1,2100,København,DK\n"
+                                            "A-2,2026-05-01,2026-05-31,0.00,K2,consumer,Eva Holm,Vej 2,2100,København,DK\n")
+    drop(settings, "svea", "s.csv", HEADER + "S-1,2026-05-01,2026-05-31,3000.00,K1,consumer,Per Berg,Gata 1,11122,Stockholm,SE\n")
+    dag = load_dag("creditor_ingest")
+    dag_run = dag.test(run_conf={"as_of": AS_OF.isoformat()})
+
+    assert str(dag_run.state) == "success"
+    states = _task_states(dag_run)
+    assert states[("ingest_creditor", "acme")] == "success"
+    assert states[("ingest_creditor", "svea")] == "success"
+    assert ("ingest_creditor", "dansk") not in states
+    assert _xcom(dag_run, "report") == {"files": 2, "files_rejected": 0, "files_seen_before": 0, "files_waiting": 0,
+                                        "rows": 3, "rows_taken": 2, "rows_rejected": 1, "cases_opened": 2}
+    acme = read_receipt(receipts(settings, "acme")[0])
+    assert [(r["invoice_number"], r["outcome"]) for r in acme] == [("A-1", "ACCEPTED"), ("A-2", "BAD_AMOUNT"),
+                                                                   ("", "SUMMARY")]
+    assert len(receipts(settings, "svea")) == 1
+
+    again = load_dag("creditor_ingest").test(run_conf={"as_of": AS_OF.isoformat()})
+    assert str(again.state) == "success"
+    assert _task_states(again)[("ingest_creditor", -1)] == "skipped"  # nothing waiting: no mapped task
+    assert len(receipts(settings, "acme")) == 1
+
+
+def test_every_dag_file_parses_without_errors_in_well_under_a_second(airflow_home):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    assert "creditor_ingest" in bag.dag_ids
+    files = sorted(path.name for path in DAGS_FOLDER.glob("*.py"))
+    assert sorted(os.path.basename(stat.file) for stat in bag.dagbag_stats) == files
+    for stat in bag.dagbag_stats:
+        assert stat.duration.total_seconds() < 0.5, stat
