@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from time import time
 
@@ -143,7 +143,13 @@ class CreditorIngest:
             return counts
         with tempfile.TemporaryDirectory(dir=self.home.scratch) as scratch:
             local = Path(scratch) / "data"
-            self.inbox.fetch(file, local)
+            try:
+                self.inbox.fetch(file, local)
+            except FileNotFoundError:
+                # gone since the listing: another worker took it (and removed it after its commit), or the
+                # creditor withdrew it before it was taken; either way there is nothing to take here
+                log.info("%s/%s: no longer in the inbox; left to whoever took it", self.creditor.id, file.name)
+                return counts
             sha256 = _sha256(local)
             with self.engine.connect() as conn:
                 known = repo.find_file(conn, self.creditor.id, sha256)
@@ -162,8 +168,16 @@ class CreditorIngest:
         return counts
 
     def _process(self, local: Path, file: InboxFile, kind: str, sha256: str):
+        with self.engine.connect() as conn:
+            latest = repo.latest_received_at(conn, self.creditor.id, file.name)
+        received_at = _utc_now()
+        if latest is not None and latest >= received_at:
+            # the receipt's name is the file's name and this time in whole seconds: an earlier file of the
+            # same name taken in the same second would otherwise share its receipt name, and this file
+            # would never get a receipt of its own (_deliver_receipt finds the name taken)
+            received_at = latest + timedelta(seconds=1)
         record = dict(creditor_id=self.creditor.id, sha256=sha256, file_name=file.name, size_bytes=file.size,
-                      kind=kind, received_at=_utc_now(), as_of=self.as_of, run_id=self.run_id)
+                      kind=kind, received_at=received_at, as_of=self.as_of, run_id=self.run_id)
         try:
             try:
                 with self.engine.begin() as conn:
@@ -177,8 +191,8 @@ class CreditorIngest:
                             rejection.message)
                 with self.engine.begin() as conn:
                     file_id = repo.insert_file(conn, status="REJECTED", **record)
-                    repo.insert_rows(conn, receipt_lines, [dict(file_id=file_id, seq=0, line=None, invoice_number="",
-                                                                outcome=rejection.code, message=rejection.message)])
+                    repo.insert_rows(conn, receipt_lines, file_id=file_id, seq=[0], line=None, invoice_number="",
+                                     outcome=rejection.code, message=rejection.message)
         except IntegrityError:
             with self.engine.connect() as conn:
                 if repo.find_file(conn, self.creditor.id, sha256) is None:
@@ -306,25 +320,25 @@ class InvoiceFileLoader:
 
     def _accept_invoices(self, frame: pd.DataFrame, mask: np.ndarray) -> None:
         rows = frame.loc[mask]
-        debtor_ids = repo.upsert_debtors(self.conn, self.creditor.id, _debtor_records(rows))
+        debtor_ids = repo.upsert_debtors(self.conn, self.creditor.id, **_debtor_columns(rows))
         rows = rows.assign(debtor_pk=rows["debtor_id"].map(debtor_ids))
         case_of = self._cases_for(rows)
         rows = rows.assign(case_pk=[case_of[key] for key in zip(rows["debtor_pk"], rows["currency"])])
-        invoice_ids = repo.insert_invoices(self.conn, _records(
+        invoice_ids = repo.insert_invoices(self.conn,
             creditor_id=self.creditor.id, invoice_number=rows["invoice_number"], document_type="invoice",
             credited_invoice_id=None, case_id=rows["case_pk"], debtor_id=rows["debtor_pk"],
             invoice_date=rows["invoice_date"], due_date=rows["due_date"], amount_minor=rows["amount_minor"],
             currency=rows["currency"], reminders_sent=rows["reminders_sent"].fillna(0),
             last_reminder_date=rows["last_reminder_date"], reminder_fees_minor=rows["reminder_fees_minor"],
             below_minimum=rows["below_minimum"], description=rows["description"].replace("", None),
-            content_sha=rows["content_sha"], file_id=self.file_id, line=rows["line"]))
+            content_sha=rows["content_sha"], file_id=self.file_id, line=rows["line"])
         rows = rows.assign(invoice_pk=rows["invoice_number"].map(invoice_ids))
         fees = rows[rows["reminder_fees_minor"] > 0]
         for kind, part, amount in (("principal", rows, rows["amount_minor"]),
                                    ("creditor_fee", fees, fees["reminder_fees_minor"])):
-            repo.insert_rows(self.conn, postings, _records(
+            repo.insert_rows(self.conn, postings,
                 case_id=part["case_pk"], invoice_id=part["invoice_pk"], kind=kind, amount_minor=amount,
-                currency=part["currency"], booked_on=self.stage.as_of, file_id=self.file_id, run_id=self.stage.run_id))
+                currency=part["currency"], booked_on=self.stage.as_of, file_id=self.file_id, run_id=self.stage.run_id)
         self._events(rows["case_pk"], rows["invoice_pk"], "claim_added",
                      [f"invoice {n}: {format_minor(a, c)} {c}" for n, a, c in
                       zip(rows["invoice_number"], rows["amount_minor"], rows["currency"])])
@@ -340,14 +354,14 @@ class InvoiceFileLoader:
         case_of = {(int(d), c): int(i) for d, c, i in zip(found["debtor_id"], found["currency"], found["case_id"])}
         pairs = rows.drop_duplicates(["debtor_pk", "currency"])
         new = pairs[[(d, c) not in case_of for d, c in zip(pairs["debtor_pk"], pairs["currency"])]]
-        ids = repo.reserve_case_ids(self.conn, len(new))
+        ids = repo.reserve_ids(self.conn, cases, len(new))
         numbers = [repo.case_number_for(i) for i in ids]
-        repo.insert_rows(self.conn, cases, _records(
+        repo.insert_rows(self.conn, cases,
             id=pd.Series(ids), case_number=pd.Series(numbers),
             payment_reference=pd.Series([reference_for(c, n) for c, n in zip(new["debtor_country"], numbers)]),
             creditor_id=self.creditor.id, debtor_id=new["debtor_pk"].reset_index(drop=True),
             currency=new["currency"].reset_index(drop=True), country=new["debtor_country"].reset_index(drop=True),
-            status=OPEN, opened_on=self.stage.as_of, closed_on=None, file_id=self.file_id))
+            status=OPEN, opened_on=self.stage.as_of, closed_on=None, file_id=self.file_id)
         self._events(pd.Series(ids), pd.Series([None] * len(ids), dtype=object), "case_opened",
                      [f"case {n} opened" for n in numbers])
         self.cases_opened += len(ids)
@@ -378,17 +392,17 @@ class InvoiceFileLoader:
         rows = notes.loc[[index for index, _ in applied]]
         target = pd.DataFrame([t for _, t in applied]).reset_index(drop=True)
         rows = rows.reset_index(drop=True)
-        ids = repo.insert_invoices(self.conn, _records(
+        ids = repo.insert_invoices(self.conn,
             creditor_id=self.creditor.id, invoice_number=rows["invoice_number"], document_type="credit_note",
             credited_invoice_id=target["invoice_id"], case_id=target["case_id"], debtor_id=target["debtor_id"],
             invoice_date=rows["invoice_date"], due_date=rows["due_date"], amount_minor=rows["amount_minor"],
             currency=rows["currency"], reminders_sent=0, last_reminder_date=None, reminder_fees_minor=0,
             below_minimum=False, description=rows["description"].replace("", None), content_sha=rows["content_sha"],
-            file_id=self.file_id, line=rows["line"]))
-        repo.insert_rows(self.conn, postings, _records(
+            file_id=self.file_id, line=rows["line"])
+        repo.insert_rows(self.conn, postings,
             case_id=target["case_id"], invoice_id=target["invoice_id"], kind="credit_note",
             amount_minor=-rows["amount_minor"], currency=rows["currency"], booked_on=self.stage.as_of,
-            file_id=self.file_id, run_id=self.stage.run_id))
+            file_id=self.file_id, run_id=self.stage.run_id)
         self._events(target["case_id"], rows["invoice_number"].map(ids), "credit_note",
                      [f"credit note {n} reduces invoice {t} by {format_minor(a, c)} {c}" for n, t, a, c in
                       zip(rows["invoice_number"], rows["credited_invoice_number"], rows["amount_minor"],
@@ -400,15 +414,15 @@ class InvoiceFileLoader:
                      ["every claim credited in full"] * len(settled))
 
     def _events(self, case_ids: pd.Series, invoice_ids: pd.Series, kind: str, details: list[str]) -> None:
-        repo.insert_rows(self.conn, case_events, _records(
+        repo.insert_rows(self.conn, case_events,
             case_id=case_ids.reset_index(drop=True), invoice_id=invoice_ids.reset_index(drop=True), kind=kind,
-            on_date=self.stage.as_of, file_id=self.file_id, run_id=self.stage.run_id, detail=pd.Series(details)))
+            on_date=self.stage.as_of, file_id=self.file_id, run_id=self.stage.run_id, detail=pd.Series(details))
 
     def _receipt_lines(self, frame: pd.DataFrame) -> None:
         self.outcomes.update(frame["outcome"])
-        repo.insert_rows(self.conn, receipt_lines, _records(
+        repo.insert_rows(self.conn, receipt_lines,
             file_id=self.file_id, seq=frame["line"], line=frame["line"], invoice_number=frame["invoice_number"],
-            outcome=frame["outcome"], message=frame["message"].fillna(""), case_id=frame["case_id"]))
+            outcome=frame["outcome"], message=frame["message"].fillna(""), case_id=frame["case_id"])
 
 
 def _judge_credit_note(note, target, balance: dict[int, int]) -> tuple[str, str]:
@@ -431,28 +445,12 @@ def _content_hashes(rows: pd.DataFrame) -> list[str]:
     return [hashlib.sha256(value.encode()).hexdigest() for value in joined]
 
 
-def _debtor_records(rows: pd.DataFrame) -> list[dict]:
+def _debtor_columns(rows: pd.DataFrame) -> dict:
+    """The debtors of the rows; a debtor on several rows gets the details of its last row."""
     latest = rows.drop_duplicates("debtor_id", keep="last")
-    return _records(debtor_ref=latest["debtor_id"], debtor_type=latest["debtor_type"], name=latest["debtor_name"],
-                    national_id=latest["debtor_national_id"].replace("", None),
-                    address_line1=latest["debtor_address_line1"],
-                    address_line2=latest["debtor_address_line2"].replace("", None),
-                    postcode=latest["debtor_postcode"], city=latest["debtor_city"], country=latest["debtor_country"],
-                    email=latest["debtor_email"].replace("", None), phone=latest["debtor_phone"].replace("", None))
-
-
-def _records(**columns) -> list[dict]:
-    """Column values (Series or scalars) to plain-Python row dicts for executemany: no numpy types, no NaT."""
-    length = next(len(v) for v in columns.values() if isinstance(v, pd.Series))
-    plain = {name: _plain(value) if isinstance(value, pd.Series) else [value] * length
-             for name, value in columns.items()}
-    return [dict(zip(plain, row)) for row in zip(*plain.values())]
-
-
-def _plain(values: pd.Series) -> list:
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return [None if pd.isna(v) else v.date() for v in values]
-    if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-        return [None if pd.isna(v) else v for v in values.astype(object)]
-    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else
-            (v.item() if isinstance(v, np.generic) else v) for v in values]
+    return dict(debtor_ref=latest["debtor_id"], debtor_type=latest["debtor_type"], name=latest["debtor_name"],
+                national_id=latest["debtor_national_id"].replace("", None),
+                address_line1=latest["debtor_address_line1"],
+                address_line2=latest["debtor_address_line2"].replace("", None),
+                postcode=latest["debtor_postcode"], city=latest["debtor_city"], country=latest["debtor_country"],
+                email=latest["debtor_email"].replace("", None), phone=latest["debtor_phone"].replace("", None))

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, Table, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.config import Registry
@@ -47,6 +48,12 @@ def find_file(conn: Connection, creditor_id: str, sha256: str):
                                                      ingested_files.c.sha256 == sha256)).first()
 
 
+def latest_received_at(conn: Connection, creditor_id: str, file_name: str):
+    """When the newest file of this name was received from this creditor (None: never)."""
+    return conn.execute(select(func.max(ingested_files.c.received_at)).where(
+        ingested_files.c.creditor_id == creditor_id, ingested_files.c.file_name == file_name)).scalar()
+
+
 def insert_file(conn: Connection, **values) -> int:
     return conn.execute(ingested_files.insert().values(**values).returning(ingested_files.c.id)).scalar_one()
 
@@ -71,16 +78,16 @@ def known_invoices(conn: Connection, creditor_id: str, numbers: Sequence[str]) -
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[c.name for c in columns])
 
 
-def upsert_debtors(conn: Connection, creditor_id: str, rows: list[dict]) -> dict[str, int]:
+def upsert_debtors(conn: Connection, creditor_id: str, **columns) -> dict[str, int]:
     """Insert new debtors, refresh known ones with the latest details; return debtor ref -> id."""
+    names, rows = _rows(dict(columns, creditor_id=creditor_id))
     if not rows:
         return {}
-    stmt = _insert(conn, debtors)
-    stmt = stmt.on_conflict_do_update(index_elements=[debtors.c.creditor_id, debtors.c.debtor_ref],
-                                      set_={k: stmt.excluded[k] for k in DEBTOR_FIELDS})
-    conn.execute(stmt, [dict(row, creditor_id=creditor_id) for row in rows])
+    updates = ", ".join(f"{name} = excluded.{name}" for name in DEBTOR_FIELDS)
+    _executemany(conn, f"INSERT INTO debtors ({', '.join(names)}) VALUES ({{params}}) "
+                       f"ON CONFLICT (creditor_id, debtor_ref) DO UPDATE SET {updates}", len(names), rows)
     ids = {}
-    for chunk in _chunks([row["debtor_ref"] for row in rows]):
+    for chunk in _chunks(_as_list(columns["debtor_ref"])):
         ids.update(conn.execute(select(debtors.c.debtor_ref, debtors.c.id).where(
             debtors.c.creditor_id == creditor_id, debtors.c.debtor_ref.in_(chunk))).all())
     return ids
@@ -95,33 +102,81 @@ def open_cases(conn: Connection, creditor_id: str, debtor_ids: Sequence[int]) ->
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[c.name for c in columns])
 
 
-def reserve_case_ids(conn: Connection, count: int) -> list[int]:
-    """``count`` new case ids: a sequence on PostgreSQL (no lock held), a counter row on SQLite (one writer)."""
+def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """``count`` new ids for ``table``, so that bulk inserts need not read them back.
+
+    PostgreSQL: the id column's own sequence (no lock held). SQLite: after the largest
+    id; safe because a SQLite write transaction (BEGIN IMMEDIATE) has no rival writer.
+    """
     if count == 0:
         return []
     if conn.dialect.name == "postgresql":
-        return list(conn.execute(text("SELECT nextval('case_ids') FROM generate_series(1, :n)"), {"n": count}).scalars())
-    conn.execute(text("INSERT INTO id_counters (name, next_value) VALUES ('case', 1) ON CONFLICT (name) DO NOTHING"))
-    after = conn.execute(text("UPDATE id_counters SET next_value = next_value + :n WHERE name = 'case' "
-                              "RETURNING next_value"), {"n": count}).scalar_one()
-    return list(range(after - count, after))
+        return list(conn.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                                      "FROM generate_series(1, :n)"), {"n": count}).scalars())
+    largest = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(largest + 1, largest + 1 + count))
 
 
 def case_number_for(case_id: int) -> str:
     return str(CASE_NUMBER_BASE + case_id)
 
 
-def insert_rows(conn: Connection, table, rows: list[dict]) -> None:
-    if rows:
-        conn.execute(table.insert(), rows)
-
-
-def insert_invoices(conn: Connection, rows: list[dict]) -> dict[str, int]:
-    """Insert claims; return invoice number -> id."""
+def insert_rows(conn: Connection, table: Table, **columns) -> None:
+    """Bulk insert: COPY on PostgreSQL, one executemany on SQLite. Columns are Series, lists or scalars."""
+    names, rows = _rows(columns)
     if not rows:
-        return {}
-    result = conn.execute(invoices.insert().returning(invoices.c.invoice_number, invoices.c.id), rows)
-    return dict(result.all())
+        return
+    names = [table.c[name].name for name in names]  # only our own column names reach the SQL text
+    if conn.dialect.name == "postgresql":
+        with conn.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    else:
+        _executemany(conn, f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({{params}})", len(names), rows)
+
+
+def insert_invoices(conn: Connection, **columns) -> dict[str, int]:
+    """Insert claims (and credit notes); return invoice number -> id."""
+    numbers = _as_list(columns["invoice_number"])
+    ids = reserve_ids(conn, invoices, len(numbers))
+    insert_rows(conn, invoices, id=ids, **columns)
+    return dict(zip(numbers, ids))
+
+
+def _executemany(conn: Connection, sql: str, width: int, rows: list[tuple]) -> None:
+    marker = "%s" if conn.dialect.name == "postgresql" else "?"
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(sql.format(params=", ".join([marker] * width)), rows)
+    finally:
+        cursor.close()
+
+
+def _rows(columns: dict) -> tuple[list[str], list[tuple]]:
+    """Columns (Series, arrays, lists or scalars) to plain-Python row tuples: no numpy types, no NaT."""
+    length = next((len(v) for v in columns.values() if isinstance(v, (pd.Series, np.ndarray, list))), 0)
+    values = [_as_list(v) if isinstance(v, (pd.Series, np.ndarray, list)) else [_scalar(v)] * length
+              for v in columns.values()]
+    return list(columns), list(zip(*values))
+
+
+def _as_list(values) -> list:
+    if isinstance(values, list):
+        return values
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        days = np.datetime_as_string(series.to_numpy(dtype="datetime64[D]"))
+        return [None if day == "NaT" else day for day in days.tolist()]
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=bool).tolist()
+    if pd.api.types.is_integer_dtype(series.dtype) and not series.hasnans:
+        return series.to_numpy(dtype=np.int64).tolist()
+    return [v.item() if isinstance(v, np.generic) else v for v in series.to_numpy(dtype=object, na_value=None)]
+
+
+def _scalar(value):
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def invoice_balances(conn: Connection, invoice_ids: Sequence[int]) -> dict[int, int]:

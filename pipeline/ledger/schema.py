@@ -56,7 +56,7 @@ receipt_lines = Table(
     Column("invoice_number", Text),
     Column("outcome", String(32), nullable=False),
     Column("message", Text, nullable=False),
-    Column("case_id", BigInteger, ForeignKey("cases.id")),
+    Column("case_id", ForeignKey("cases.id")),
 )
 
 debtors = Table(
@@ -79,7 +79,7 @@ debtors = Table(
 
 cases = Table(
     "cases", metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),  # reserved by ledger.repository
+    Column("id", Integer, primary_key=True),              # ids are reserved in bulk: repository.reserve_ids
     Column("case_number", String(20), nullable=False, unique=True),
     Column("payment_reference", String(35), nullable=False, unique=True),
     Column("creditor_id", ForeignKey("creditors.id"), nullable=False),
@@ -145,10 +145,4 @@ case_events = Table(
     Column("run_id", Text, nullable=False),
     Column("detail", Text),
     Index("ix_case_events_case_id", "case_id"),
-)
-
-id_counters = Table(
-    "id_counters", metadata,
-    Column("name", String(32), primary_key=True),
-    Column("next_value", BigInteger, nullable=False),
 )

@@ -121,11 +121,14 @@ def _reminder_fees(frame: pd.DataFrame, invoice: np.ndarray) -> None:
     if not known.any():
         return
     per_fee = np.zeros(len(frame), dtype=np.int64)
-    per_fee[known] = [to_minor(Decimal(v), c) for v, c in zip(rules.loc[known, "max_fee_per_reminder"],
-                                                                frame.loc[known, "currency"])]
+    pairs = list(zip(rules.loc[known, "max_fee_per_reminder"], frame.loc[known, "currency"]))
+    minor = {pair: to_minor(Decimal(pair[0]), pair[1]) for pair in set(pairs)}
+    per_fee[known] = [minor[pair] for pair in pairs]
     most = pd.to_numeric(rules["max_reminders"]).fillna(0).to_numpy(dtype=np.int64)
     sent = frame["reminders_sent"].fillna(pd.Series(most, index=frame.index)).to_numpy(dtype=np.int64)
-    limit = per_fee * np.minimum(sent, most)
+    # a per-reminder fee is allowed once for each reminder sent; a flat one (SE förseningsersättning) regardless
+    per_reminder = (rules["per_reminder"] != "false").to_numpy()
+    limit = per_fee * np.where(per_reminder, np.minimum(sent, most), most)
     over = invoice & known & (frame["reminder_fees_minor"].to_numpy() > limit)
     frame.loc[over, "fee_limit_minor"] = limit[over]
     _mark(frame, over, "FEE_ABOVE_LEGAL_MAX",

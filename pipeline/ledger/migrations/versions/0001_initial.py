@@ -58,7 +58,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "cases",
-        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("case_number", sa.String(20), nullable=False, unique=True),
         sa.Column("payment_reference", sa.String(35), nullable=False, unique=True),
         sa.Column("creditor_id", sa.String(40), sa.ForeignKey("creditors.id"), nullable=False),
@@ -80,7 +80,7 @@ def upgrade() -> None:
         sa.Column("invoice_number", sa.Text),
         sa.Column("outcome", sa.String(32), nullable=False),
         sa.Column("message", sa.Text, nullable=False),
-        sa.Column("case_id", sa.BigInteger, sa.ForeignKey("cases.id")),
+        sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id")),
     )
     op.create_table(
         "invoices",
@@ -89,7 +89,7 @@ def upgrade() -> None:
         sa.Column("invoice_number", sa.String(64), nullable=False),
         sa.Column("document_type", sa.String(12), nullable=False),
         sa.Column("credited_invoice_id", sa.Integer, sa.ForeignKey("invoices.id")),
-        sa.Column("case_id", sa.BigInteger, sa.ForeignKey("cases.id"), nullable=False),
+        sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
         sa.Column("debtor_id", sa.Integer, sa.ForeignKey("debtors.id"), nullable=False),
         sa.Column("invoice_date", sa.Date, nullable=False),
         sa.Column("due_date", sa.Date),
@@ -109,7 +109,7 @@ def upgrade() -> None:
     op.create_table(
         "postings",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("case_id", sa.BigInteger, sa.ForeignKey("cases.id"), nullable=False),
+        sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
         sa.Column("invoice_id", sa.Integer, sa.ForeignKey("invoices.id")),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("amount_minor", sa.BigInteger, nullable=False),
@@ -123,7 +123,7 @@ def upgrade() -> None:
     op.create_table(
         "case_events",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("case_id", sa.BigInteger, sa.ForeignKey("cases.id"), nullable=False),
+        sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
         sa.Column("invoice_id", sa.Integer, sa.ForeignKey("invoices.id")),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("on_date", sa.Date, nullable=False),
@@ -132,18 +132,9 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text),
     )
     op.create_index("ix_case_events_case_id", "case_events", ["case_id"])
-    op.create_table(
-        "id_counters",
-        sa.Column("name", sa.String(32), primary_key=True),
-        sa.Column("next_value", sa.BigInteger, nullable=False),
-    )
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("CREATE SEQUENCE case_ids START 1")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP SEQUENCE case_ids")
-    for table in ("id_counters", "case_events", "postings", "invoices", "receipt_lines", "cases",
+    for table in ("case_events", "postings", "invoices", "receipt_lines", "cases",
                   "debtors", "ingested_files", "creditors"):
         op.drop_table(table)

@@ -1,0 +1,100 @@
+"""`make bench`: CSV ingest against its limit (quality.md), on generated, seeded data.
+
+For N and 2N rows of the canonical layout (2 % bad rows) it times the ingest stage as
+`inkasso ingest` runs it (SQLite), the re-ingest of the same rows (all duplicates),
+and `pyarrow.csv.read_csv` of the same file, and prints rows/s, peak RSS and the ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+AS_OF = date(2026, 11, 26)
+HEADER = ("invoice_number,invoice_date,due_date,amount,currency,debtor_id,debtor_type,debtor_name,"
+          "debtor_address_line1,debtor_postcode,debtor_city,debtor_country,reminder_fees\n")
+REGISTRY = '''[agency]
+name = "Bench"
+vat_id = "DK13585628"
+country = "DK"
+iban = "DK5000400440116243"
+bic = "NDEADKKK"
+[ingest]
+settle_seconds = 0
+[[creditor]]
+id = "bench"
+name = "Bench ApS"
+vat_id = "DK13585628"
+country = "DK"
+currency = "DKK"
+iban = "DK5000400440116243"
+bic = "NDEADKKK"
+fee_plan = "standard"
+[fee_plan.standard]
+success_fee_pct = { default = "10" }
+'''
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(HEADER)
+        for i in range(rows):
+            due = AS_OF - timedelta(days=rng.randint(20, 700))
+            amount = f"{rng.randint(100, 5_000_000) / 100:.2f}" if rng.random() > 0.02 else "n/a"
+            debtor = rng.randint(1, rows // 3 + 1)
+            fh.write(f"INV-{i},{due - timedelta(days=30)},{due},{amount},DKK,D{debtor},consumer,Debtor {debtor},"
+                     f"Vej {debtor % 200},{1000 + debtor % 8000},By,DK,{rng.choice(['', '100.00'])}\n")
+
+
+def timed(command: list[str], env: dict) -> tuple[float, int]:
+    """Seconds and peak RSS (KiB) of a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+
+
+def bench(rows: int) -> list[tuple]:
+    work = Path(tempfile.mkdtemp(prefix="inkasso-bench-"))
+    try:
+        data = work / "invoices.csv"
+        generate(data, rows)
+        env = dict(os.environ, INKASSO_HOME=str(work / "home"))
+        env.pop("INKASSO_DATABASE_URL", None)
+        inkasso = str(Path(sys.executable).parent / "inkasso")
+        subprocess.run([inkasso, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+        (work / "home" / "inkasso.toml").write_text(REGISTRY)
+        limit, _ = timed([sys.executable, "-c", f"import pyarrow.csv as c; c.read_csv({str(data)!r})"], env)
+        inbox = work / "home" / "creditors" / "bench" / "inbox"
+        results = []
+        for label in ("CSV ingest", "re-ingest"):
+            inbox.mkdir(parents=True, exist_ok=True)
+            shutil.copy(data, inbox / f"{label.replace(' ', '_')}.csv")
+            seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
+            results.append((label, rows, seconds, rss, seconds / limit))
+        return results
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=200_000)
+    rows = parser.parse_args().rows
+    print(f"{'stage':<12} {'rows':>9} {'seconds':>8} {'rows/s':>9} {'peak MiB':>9} {'× read_csv':>10}")
+    for n in (rows, 2 * rows):
+        for label, count, seconds, rss, ratio in bench(n):
+            print(f"{label:<12} {count:>9} {seconds:>8.1f} {count / seconds:>9.0f} {rss / 1024:>9.0f} {ratio:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()
