@@ -211,6 +211,16 @@ class _Reader:
             self.problem(key, f"{value!r} is not a valid DK CVR or SE organisationsnummer with country prefix")
         return value
 
+    def countries(self, key: str, default: list[str]) -> list[str]:
+        value = self.table.get(key, default)
+        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+            self.problem(key, f"must be a list of ISO 3166-1 alpha-2 codes, e.g. [\"DK\", \"SE\"], not {value!r}")
+            return []
+        for code in value:
+            if code != code.upper() or len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+                self.problem(key, f"{code!r} is not an ISO 3166-1 alpha-2 country code (upper case)")
+        return value
+
     def party(self) -> Party:
         return Party(self.text("name"), self.vat_id("vat_id"), self.country("country"),
                      self.iban("iban"), self.bic("bic"))
@@ -219,18 +229,18 @@ class _Reader:
 def _build_registry(raw: dict, problems: list[str]) -> Registry:
     agency_reader = _Reader(raw.get("agency", {}), "agency", problems)
     agency = agency_reader.party()
-    countries = raw.get("agency", {}).get("supported_countries", ["DK", "SE"])
+    countries = agency_reader.countries("supported_countries", ["DK", "SE"])
     ingest = _Reader(raw.get("ingest", {}), "ingest", problems)
     fee_plans = {name: _fee_plan(table, f"fee_plan.{name}", problems)
-                 for name, table in raw.get("fee_plan", {}).items()}
+                 for name, table in _Reader(raw.get("fee_plan", {}), "fee_plan", problems).table.items()}
     creditors: dict[str, Creditor] = {}
-    for index, table in enumerate(raw.get("creditor", [])):
+    for index, table in enumerate(_array_of_tables(raw, "creditor", problems)):
         creditor = _creditor(table, index, fee_plans, problems)
         if creditor.id in creditors:
             problems.append(f"creditor[{index}].id: {creditor.id!r} is used twice")
         creditors[creditor.id] = creditor
     partners = {}
-    for index, table in enumerate(raw.get("partner", [])):
+    for index, table in enumerate(_array_of_tables(raw, "partner", problems)):
         reader = _Reader(table, f"partner[{index}]", problems)
         partner = Partner(reader.text("id"), reader.text("name"), reader.integer("equal_terms_months", 6),
                           reader.decimal("commission_after_pct", "25"))
@@ -244,6 +254,15 @@ def _build_registry(raw: dict, problems: list[str]) -> Registry:
         settle_seconds=ingest.integer("settle_seconds", DEFAULT_SETTLE_SECONDS),
         max_file_bytes=ingest.integer("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
     )
+
+
+def _array_of_tables(raw: dict, key: str, problems: list[str]) -> list:
+    """``[[key]]`` entries; anything else is a problem, not a crash."""
+    value = raw.get(key, [])
+    if not isinstance(value, list):
+        problems.append(f"{key}: must be an array of tables ([[{key}]]), not {type(value).__name__}")
+        return []
+    return value
 
 
 def _fee_plan(table: dict, prefix: str, problems: list[str]) -> FeePlan:
@@ -274,7 +293,7 @@ def _creditor(table: dict, index: int, fee_plans: dict[str, FeePlan], problems: 
     if fee_plan and fee_plan not in fee_plans:
         reader.problem("fee_plan", f"unknown fee plan {fee_plan!r} (known: {', '.join(sorted(fee_plans)) or 'none'})")
     return Creditor(**party.__dict__, id=creditor_id, currency=currency, fee_plan=fee_plan,
-                    csv=_csv_layout(table.get("csv", {}), f"{reader.prefix}.csv", problems))
+                    csv=_csv_layout(reader.table.get("csv", {}), f"{reader.prefix}.csv", problems))
 
 
 def _csv_layout(table: dict, prefix: str, problems: list[str]) -> CsvLayout:
@@ -283,7 +302,8 @@ def _csv_layout(table: dict, prefix: str, problems: list[str]) -> CsvLayout:
         encoding=reader.text("encoding", "utf-8").lower().replace("windows-1252", "cp1252"),
         decimal=reader.text("decimal", "."),
         date_format=reader.text("date_format", "YYYY-MM-DD").upper(),
-        columns={str(k).strip().lower(): str(v).strip().lower() for k, v in reader.table.get("columns", {}).items()},
+        columns={str(k).strip().lower(): str(v).strip().lower()
+                 for k, v in _Reader(reader.table.get("columns", {}), f"{prefix}.columns", problems).table.items()},
     )
     if layout.encoding not in ENCODINGS:
         reader.problem("encoding", f"{layout.encoding!r} is not one of {', '.join(ENCODINGS)}")

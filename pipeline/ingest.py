@@ -248,8 +248,8 @@ def _utc_now() -> datetime:
 class InvoiceFileLoader:
     """Writes one invoice file's rows to the ledger, batch by batch, inside the caller's transaction.
 
-    Rows are judged in file order: a number already on an earlier readable line of
-    this file is DUPLICATE_IN_FILE; otherwise one the ledger has from an earlier
+    Rows are judged in file order: a number already on an earlier line of this file
+    that passed validation is DUPLICATE_IN_FILE; otherwise one the ledger has from an earlier
     file is DUPLICATE (same content) or CONFLICT (different content). Credit
     notes are applied after the file's invoices, so they may name an invoice on a
     later line.
@@ -315,7 +315,7 @@ class InvoiceFileLoader:
             frame.loc[index[mask], "outcome"] = code
             frame.loc[index[mask], "message"] = [text.format(f, int(n)) for f, n in
                                                  zip(joined.loc[mask, "known_file"], joined.loc[mask, "known_line"])]
-            frame.loc[index[mask], "case_id"] = joined.loc[mask, "case_id"].tolist()
+            frame.loc[index[mask], "case_id"] = joined.loc[mask, "case_id_known"].tolist()
             self.judged_lines.update(zip(joined.loc[mask, "invoice_number"], joined.loc[mask, "line"]))
 
     def _accept_invoices(self, frame: pd.DataFrame, mask: np.ndarray) -> None:

@@ -71,10 +71,16 @@ def case_number_from_reference(reference: str) -> str:
         if not iso11649.is_valid(ref):
             raise InvalidReference(f"{reference!r} is not a valid RF creditor reference")
         return ref[4:]
-    if not ref.isdigit() or not luhn.is_valid(ref):
+    if not ref.isdigit() or not 3 <= len(ref) <= OCR_MAX_LENGTH:
+        raise InvalidReference(f"{reference!r} is not a FIK payment id, OCR or RF reference")
+    if not luhn.is_valid(ref):
         raise InvalidReference(f"{reference!r} has a wrong check digit")
     if len(ref) == FIK_LENGTH:
-        return ref[:-1].lstrip("0")
-    if int(ref[-2]) != len(ref) % 10:
+        case_number = ref[:-1].lstrip("0")
+    elif int(ref[-2]) != len(ref) % 10:
         raise InvalidReference(f"{reference!r} has a wrong OCR length digit")
-    return ref[:-2]
+    else:
+        case_number = ref[:-2]
+    if not case_number.strip("0"):
+        raise InvalidReference(f"{reference!r} holds no case number")
+    return case_number

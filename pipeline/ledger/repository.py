@@ -17,6 +17,7 @@ from pipeline.ledger.schema import cases, creditors, debtors, ingested_files, in
 
 CHUNK = 5000
 CASE_NUMBER_BASE = 10_000_000
+KEPT_WHEN_MISSING = ("national_id", "email", "phone")  # a later file without them does not erase them
 DEBTOR_FIELDS = ("debtor_type", "name", "national_id", "address_line1", "address_line2", "postcode", "city",
                  "country", "email", "phone")
 
@@ -83,7 +84,8 @@ def upsert_debtors(conn: Connection, creditor_id: str, **columns) -> dict[str, i
     names, rows = _rows(dict(columns, creditor_id=creditor_id))
     if not rows:
         return {}
-    updates = ", ".join(f"{name} = excluded.{name}" for name in DEBTOR_FIELDS)
+    updates = ", ".join(f"{name} = COALESCE(excluded.{name}, debtors.{name})" if name in KEPT_WHEN_MISSING
+                        else f"{name} = excluded.{name}" for name in DEBTOR_FIELDS)
     _executemany(conn, f"INSERT INTO debtors ({', '.join(names)}) VALUES ({{params}}) "
                        f"ON CONFLICT (creditor_id, debtor_ref) DO UPDATE SET {updates}", len(names), rows)
     ids = {}

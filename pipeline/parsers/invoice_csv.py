@@ -98,7 +98,7 @@ def read_invoice_csv(path: Path, layout: CsvLayout, default_currency: str,
     if size > max_bytes:
         raise FileRejected("FILE_TOO_LARGE", f"the file has {size} bytes; the limit is {max_bytes}")
     header = _read_header(path, layout)
-    converter = _Converter(layout, default_currency)
+    converter = _Converter(layout, default_currency, width=len(header.names))
     rows = 0
     for line, texts in _text_batches(path, header):
         rows += len(texts)
@@ -112,12 +112,14 @@ def _read_header(path: Path, layout: CsvLayout) -> _Header:
         head = fh.read(SNIFF_BYTES)
     if b"\x00" in head:
         raise FileRejected("NOT_CSV", "the file is binary, not a CSV text file")
-    encoding = "utf-8-sig" if layout.encoding == "utf-8" else layout.encoding
+    # a UTF-8 byte order mark is unambiguous: such a file is UTF-8 even where the creditor's layout says cp1252
+    file_encoding = "utf-8" if head.startswith(codecs.BOM_UTF8) else layout.encoding
+    encoding = "utf-8-sig" if file_encoding == "utf-8" else file_encoding
     first_line = head.split(b"\n", 1)[0].rstrip(b"\r")
     try:
         text = first_line.decode(encoding)
     except UnicodeDecodeError:
-        raise FileRejected("BAD_ENCODING", _encoding_message(layout, 1)) from None
+        raise FileRejected("BAD_ENCODING", _encoding_message(CsvLayout(encoding=file_encoding), 1)) from None
     delimiter = ";" if text.count(";") > text.count(",") else ","
     found = [name.strip().lower() for name in next(csv.reader([text], delimiter=delimiter))]
     names = [layout.columns.get(name, name) for name in found]
@@ -131,7 +133,7 @@ def _read_header(path: Path, layout: CsvLayout) -> _Header:
     if missing:
         raise FileRejected("MISSING_COLUMN", f"required column {', '.join(missing)} not found; "
                                              f"columns found: {', '.join(found)}")
-    return _Header(delimiter, layout.encoding, [name if name in CANONICAL_COLUMNS else "" for name in names])
+    return _Header(delimiter, file_encoding, [name if name in CANONICAL_COLUMNS else "" for name in names])
 
 
 def _encoding_message(layout: CsvLayout, line: int) -> str:
@@ -158,6 +160,8 @@ def _text_batches(path: Path, header: _Header) -> Iterator[tuple[int, pa.Table]]
             table = pa.Table.from_batches([batch]).rename_columns(rename)
             yield line, table
             line += len(table)
+    except UnicodeDecodeError:  # from the Python codec Arrow transcodes a non-UTF-8 file with (cp1252)
+        raise FileRejected("BAD_ENCODING", _encoding_message(_layout_of(header), _bad_byte_line(path, header))) from None
     except pa.ArrowInvalid as exc:
         if MALFORMED_ROW.search(str(exc)):
             yield from _fallback_batches(path, header, rename, start_line=line)
@@ -195,7 +199,9 @@ def _fallback_batches(path: Path, header: _Header, rename: list[str], start_line
             records = itertools.islice(records, start_line - 1, None)
             line = start_line
             while chunk := list(itertools.islice(records, FALLBACK_BATCH_ROWS)):
-                padded = [r if len(r) == width else [""] * width for r in chunk]
+                # a record with too few or too many fields keeps what it has (the receipt names its invoice
+                # number); it is marked MISSING_FIELD by the converter, so no other value of it is used
+                padded = [r if len(r) == width else (r + [""] * width)[:width] for r in chunk]
                 table = pa.table({name: pa.array([r[i] for r in padded], pa.string())
                                   for name, i in zip(rename, positions)})
                 malformed = [len(r) for r in chunk]
@@ -228,9 +234,10 @@ class _Outcomes:
 
 
 class _Converter:
-    def __init__(self, layout: CsvLayout, default_currency: str):
+    def __init__(self, layout: CsvLayout, default_currency: str, width: int):
         self.layout = layout
         self.default_currency = default_currency
+        self.width = width          # fields in the header, used columns or not
 
     def convert(self, table: pa.Table, first_line: int) -> pd.DataFrame:
         n = len(table)
@@ -239,8 +246,8 @@ class _Converter:
         out = _Outcomes(n)
         if "_fields" in table.column_names:
             fields = table["_fields"].to_numpy()
-            width = len(table.column_names) - 1
-            out.mark(fields != width, "MISSING_FIELD", f"the row does not have the header's {width} fields")
+            out.mark(fields != self.width, "MISSING_FIELD",
+                     f"the row has {{}} fields, the header {self.width}", fields)
         frame = pd.DataFrame({"line": np.arange(first_line, first_line + n, dtype=np.int64)})
         doc_type = pd.Series(pc.utf8_lower(text["document_type"]).to_numpy(zero_copy_only=False))
         frame["document_type"] = doc_type.map(DOCUMENT_TYPES).fillna(doc_type).to_numpy(dtype=object)
@@ -298,7 +305,8 @@ class _Converter:
             parts.field("y"), pc.utf8_lpad(parts.field("m"), 2, "0"), pc.utf8_lpad(parts.field("d"), 2, "0"), "-")
         parsed = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
         round_trip = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), iso)
-        valid = pc.fill_null(round_trip, False).to_numpy(zero_copy_only=False)
+        valid = pc.fill_null(pc.and_(round_trip, pc.not_equal(parts.field("y"), "0000")), False).to_numpy(
+            zero_copy_only=False)
         given = pc.not_equal(values, "").to_numpy(zero_copy_only=False)
         out.mark(given & ~valid, "BAD_DATE",
                  f"{name} {{!r}} is not a date in the format {self.layout.date_format}", values)
@@ -309,7 +317,7 @@ class _Converter:
     def _money(self, values: pa.Array, name: str, currencies: pd.Series, out: _Outcomes, positive: bool) -> np.ndarray:
         pattern, thousands = AMOUNT_PATTERNS[self.layout.decimal]
         given = pc.not_equal(values, "").to_numpy(zero_copy_only=False)
-        unsigned = pc.utf8_ltrim(values, "-")
+        unsigned = pc.replace_substring_regex(values, "^-", "")
         negative = pc.starts_with(values, "-").to_numpy(zero_copy_only=False)
         shaped = pc.match_substring_regex(unsigned, pattern).to_numpy(zero_copy_only=False)
         plain = pc.replace_substring_regex(unsigned, thousands, "")

@@ -86,3 +86,22 @@ def only_receipt_named(settings, file_name):
     assert len(found) == 1
     from tests.conftest import read_receipt
     return read_receipt(found[0])
+
+
+def test_a_later_file_updates_the_debtor_but_does_not_erase_what_it_leaves_out(settings):
+    from pipeline.ledger.schema import debtors
+
+    drop(settings, "acme", "one.csv", HEADER.rstrip("\n") + ",debtor_national_id,debtor_email\n"
+         + "INV-1,,,2026-05-01,2026-05-31,2500.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,København,DK,,070761-4285,jens@example.dk\n")
+    run_ingest(settings, AS_OF, "run-1")
+    drop(settings, "acme", "two.csv", HEADER
+         + "INV-2,,,2026-06-01,2026-06-30,2600.00,DKK,D1,consumer,Jens Hansen,Nyvej 7,8000,Aarhus C,DK,\n")
+    run_ingest(settings, AS_OF, "run-2")
+    engine = open_ledger(settings)
+    with engine.connect() as conn:
+        debtor = conn.execute(select(debtors.c.national_id, debtors.c.email, debtors.c.address_line1,
+                                     debtors.c.city)).one()
+        case_count = conn.execute(select(cases.c.id)).all()
+    engine.dispose()
+    assert tuple(debtor) == ("0707614285", "jens@example.dk", "Nyvej 7", "Aarhus C")
+    assert len(case_count) == 1

@@ -1,0 +1,116 @@
+"""The registry (`inkasso.toml`, formats.md §0): a valid one loads; every problem names its key and what is wrong."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from pipeline.config import ConfigError, CsvLayout, load_registry
+from tests.conftest import REGISTRY
+
+
+def load(tmp_path, text: str):
+    path = tmp_path / "inkasso.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_registry(path)
+
+
+def problems(tmp_path, text: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    message = str(caught.value)
+    prefix = f"{tmp_path / 'inkasso.toml'}: "
+    assert message.startswith(prefix)
+    return message[len(prefix):]
+
+
+def changed(old: str, new: str, count: int = 1) -> str:
+    assert REGISTRY.count(old) >= count, old
+    return REGISTRY.replace(old, new, count)
+
+
+def test_a_valid_registry_loads(tmp_path):
+    registry = load(tmp_path, REGISTRY)
+    assert list(registry.creditors) == ["acme", "dansk", "svea"]
+    acme, dansk, svea = registry.creditors.values()
+    assert (acme.name, acme.vat_id, acme.country, acme.currency, acme.iban, acme.bic, acme.fee_plan) == \
+           ("Acme ApS", "DK13585628", "DK", "DKK", "DK5000400440116243", "NDEADKKK", "standard")
+    assert acme.csv == CsvLayout()
+    assert dansk.csv == CsvLayout(encoding="cp1252", decimal=",", date_format="DD.MM.YYYY",
+                                  columns={"fakturanr": "invoice_number", "kundenr": "debtor_id", "beløb": "amount"})
+    assert (svea.legal_id, acme.legal_id) == ("5560360793", "13585628")
+    plan = registry.fee_plans["standard"]
+    assert plan.success_fee_pct == {"DK": Decimal("10"), "SE": Decimal("10"), "default": Decimal("15")}
+    assert (plan.aged_surcharge_pct, plan.aged_threshold_days, plan.withdrawal_fee, plan.court_withdrawal_fee) == \
+           (Decimal("4"), 180, Decimal("250.00"), Decimal("750.00"))
+    assert registry.supported_countries == frozenset({"DK", "SE"})
+    assert (registry.settle_seconds, registry.max_file_bytes) == (0, 2 * 1024**3)
+    assert registry.agency.vat_id == "DK12345674"
+
+
+def test_optional_ingest_and_agency_keys(tmp_path):
+    registry = load(tmp_path, changed("settle_seconds = 0", "settle_seconds = 30\nmax_file_bytes = 1000")
+                    .replace("[agency]", '[agency]\nsupported_countries = ["DK", "SE", "NO"]'))
+    assert (registry.settle_seconds, registry.max_file_bytes) == (30, 1000)
+    assert registry.supported_countries == frozenset({"DK", "SE", "NO"})
+
+
+PROBLEMS = [
+    ('iban = "SE4550000000058398257466"', 'iban = "SE4550000000058398257467"',
+     "creditor[2] 'svea'.iban: 'SE4550000000058398257467' is not a valid IBAN (Invalid checksum digits)"),
+    ('vat_id = "DK13585628"', 'vat_id = "DK13585627"',
+     "creditor[0] 'acme'.vat_id: 'DK13585627' is not a valid DK CVR or SE organisationsnummer with country prefix"),
+    ('vat_id = "SE5560360793"', 'vat_id = "5560360793"',
+     "creditor[2] 'svea'.vat_id: '5560360793' is not a valid DK CVR or SE organisationsnummer with country prefix"),
+    ('fee_plan = "standard"', 'fee_plan = "gold"',
+     "creditor[0] 'acme'.fee_plan: unknown fee plan 'gold' (known: standard)"),
+    ('id = "acme"', 'id = "Acme Corp"', "creditor[0].id: 'Acme Corp' must be 1-40 characters of a-z, 0-9, _ and -"),
+    ('id = "acme"', f'id = "{"a" * 41}"', f"creditor[0].id: '{'a' * 41}' must be 1-40 characters of a-z, 0-9, _ and -"),
+    ('id = "svea"', 'id = "acme"', "creditor[2].id: 'acme' is used twice"),
+    ('encoding = "cp1252"', 'encoding = "latin-1"',
+     "creditor[1] 'dansk'.csv.encoding: 'latin-1' is not one of utf-8, cp1252"),
+    ('decimal = ","', 'decimal = ";"', "creditor[1] 'dansk'.csv.decimal: ';' must be \".\" or \",\""),
+    ('date_format = "DD.MM.YYYY"', 'date_format = "MM/DD/YYYY"',
+     "creditor[1] 'dansk'.csv.date_format: 'MM/DD/YYYY' is not one of YYYY-MM-DD, DD-MM-YYYY, DD.MM.YYYY, DD/MM/YYYY"),
+    ('"beløb" = "amount"', '"beløb" = "amount_total"',
+     "creditor[1] 'dansk'.csv.columns.beløb: 'amount_total' is not a canonical column"),
+    ('columns = { "fakturanr" = "invoice_number", "kundenr" = "debtor_id", "beløb" = "amount" }', 'columns = "x"',
+     "creditor[1] 'dansk'.csv.columns: must be a table, not str"),
+    ('bic = "ESSESESS"', 'bic = "XXXX"', "creditor[2] 'svea'.bic: 'XXXX' is not a valid BIC (Invalid length '4')"),
+    ('currency = "SEK"', 'currency = "sek"', "creditor[2] 'svea'.currency: 'sek' is not an ISO 4217 currency code"),
+    ('country = "SE"', 'country = "XX"', "creditor[2] 'svea'.country: 'XX' is not an ISO 3166-1 alpha-2 country code"),
+    ('name = "Svensk Handel AB"\n', '', "creditor[2] 'svea'.name: is required"),
+    ('withdrawal_fee = "250.00"', 'withdrawal_fee = 250.0',
+     "fee_plan.standard.withdrawal_fee: must be a non-negative decimal in quotes, e.g. \"250.00\", not 250.0"),
+    ('aged_threshold_days = 180', 'aged_threshold_days = -1',
+     "fee_plan.standard.aged_threshold_days: must be a non-negative integer, not -1"),
+    ('settle_seconds = 0', 'settle_seconds = "0"', "ingest.settle_seconds: must be a non-negative integer, not '0'"),
+    ('[agency]', '[agency]\nsupported_countries = ["dk", "SE"]',
+     "agency.supported_countries: 'dk' is not an ISO 3166-1 alpha-2 country code (upper case)"),
+    ('[agency]', '[agency]\nsupported_countries = "DK"',
+     "agency.supported_countries: must be a list of ISO 3166-1 alpha-2 codes, e.g. [\"DK\", \"SE\"], not 'DK'"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), PROBLEMS, ids=[case[2].split(":")[0] for case in PROBLEMS])
+def test_each_problem_names_its_key(tmp_path, old, new, problem):
+    assert problems(tmp_path, changed(old, new)) == problem
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = changed('fee_plan = "standard"', 'fee_plan = "gold"').replace('currency = "SEK"', 'currency = "KRONA"')
+    assert problems(tmp_path, text) == ("creditor[0] 'acme'.fee_plan: unknown fee plan 'gold' (known: standard); "
+                                        "creditor[2] 'svea'.currency: 'KRONA' is not an ISO 4217 currency code")
+
+
+def test_creditor_must_be_an_array_of_tables(tmp_path):
+    text = 'creditor = "acme"\n' + REGISTRY.split("[[creditor]]")[0]
+    assert problems(tmp_path, text) == "creditor: must be an array of tables ([[creditor]]), not str"
+
+
+def test_missing_or_unreadable_registry(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_registry(tmp_path / "nowhere.toml")
+    assert str(caught.value) == f"{tmp_path / 'nowhere.toml'} not found: run `inkasso init` first"
+    message = problems(tmp_path, "this is = not toml [")
+    assert message.startswith("not valid TOML (")
