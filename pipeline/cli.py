@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="counts of creditors, debtors, invoices, cases, balances")
     stats.add_argument("--json", action="store_true", help="print JSON")
     commands.add_parser("demo", help="build a demo home with three creditors and run the real ingest DAG")
-    for command in (ingest, stats):
+    for command in (ingest,):
         command.add_argument("--as-of", type=_as_of, default=date.today(), metavar="DATE",
                              help="the business date (default: today)")
     return parser

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import itertools
 import re
 from dataclasses import dataclass

@@ -1,0 +1,40 @@
+"""`inkasso demo` end to end, as `make demo` runs it: a fresh home, the real DAG, a summary that matches the receipts."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import read_receipt
+
+pytestmark = pytest.mark.airflow
+
+
+def test_demo_runs_the_dag_and_its_summary_matches_the_receipts(tmp_path):
+    home = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "INKASSO"))}
+    env["INKASSO_HOME"] = str(home)
+    inkasso = str(Path(sys.executable).parent / "inkasso")
+    result = subprocess.run([inkasso, "demo"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "finished: success" in result.stdout
+
+    printed = dict(re.findall(r"^(\w+): (\d+ rows, \d+ taken, \d+ not taken \(.*\))$", result.stdout, re.M))
+    assert set(printed) == {"nordlys", "svea", "byggmax"}
+    for creditor, summary in printed.items():
+        (receipt,) = (home / "creditors" / creditor / "outbox").glob("receipt_*.csv")
+        assert str(receipt) in result.stdout
+        lines = read_receipt(receipt)
+        rows = lines[:-1]
+        taken = sum(line["outcome"] in ("ACCEPTED", "BELOW_MINIMUM") for line in rows)
+        assert summary.startswith(f"{len(rows)} rows, {taken} taken, {len(rows) - taken} not taken")
+        assert lines[-1]["message"].startswith(f"{len(rows)} rows: {taken} taken for collection")
+    assert printed["byggmax"] == ("8 rows, 2 taken, 6 not taken (ACCEPTED 1, BAD_AMOUNT 1, BELOW_MINIMUM 1, "
+                                  "DISPUTED 1, DUPLICATE_IN_FILE 1, FEE_ABOVE_LEGAL_MAX 1, NOT_OVERDUE 1, TIME_BARRED 1)")
+    assert printed["nordlys"].startswith("3 rows, 3 taken, 0 not taken")
+    assert "cases         6" in result.stdout
+    assert not any(any((home / "creditors" / c / "inbox").iterdir()) for c in printed)
