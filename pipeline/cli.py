@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import date, datetime, timezone
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from pipeline.config import ConfigError, Settings
 
 
@@ -46,16 +48,25 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, KeyError, OSError) as exc:
         print(f"inkasso {args.command}: {exc}", file=sys.stderr)
         return 1
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"inkasso {args.command}: database error: {reason}", file=sys.stderr)
+        return 1
 
 
 def _init(settings: Settings, _args) -> int:
     from pipeline.home import Home
     from pipeline.ingest import open_ledger
+    from pipeline.ledger.repository import sync_creditors
 
     home = Home(settings.home)
     home.create()
-    home.create_party_folders(settings.load_registry())
-    open_ledger(settings).dispose()
+    registry = settings.load_registry()
+    home.create_party_folders(registry)
+    engine = open_ledger(settings)
+    with engine.begin() as conn:
+        sync_creditors(conn, registry)
+    engine.dispose()
     print(f"initialised {settings.home}: edit {settings.registry_path}, then drop files into creditors/<id>/inbox/")
     return 0
 

@@ -1,6 +1,7 @@
 """The home folder of formats.md §0: the registry, the database and the party folders."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from pipeline.config import Registry
@@ -50,6 +51,9 @@ commission_after_pct = "25"
 '''
 
 
+STALE_SCRATCH_SECONDS = 24 * 3600
+
+
 class Home:
     def __init__(self, root: Path):
         self.root = root
@@ -69,6 +73,14 @@ class Home:
     @property
     def scratch(self) -> Path:
         return self.root / "tmp"
+
+    def remove_stale_scratch(self, now: float, max_age_seconds: int = STALE_SCRATCH_SECONDS) -> None:
+        """Remove scratch copies left by a killed process (they hold creditors' raw files)."""
+        if not self.scratch.is_dir():
+            return
+        for entry in self.scratch.iterdir():
+            if now - entry.stat().st_mtime > max_age_seconds:
+                shutil.rmtree(entry, ignore_errors=True)
 
     def create(self) -> None:
         """Make the shared folders of §0; an existing registry is kept, a missing one gets the example."""

@@ -126,6 +126,7 @@ class CreditorIngest:
         settle = self.registry.settle_seconds if settle_seconds is None else settle_seconds
         self.home.create_party_folders(self.registry)
         self.home.scratch.mkdir(parents=True, exist_ok=True)
+        self.home.remove_stale_scratch(time())
         with self.engine.begin() as conn:
             repo.sync_creditors(conn, self.registry)
         counts = IngestCounts()
@@ -167,19 +168,16 @@ class CreditorIngest:
         return counts
 
     def _process(self, local: Path, file: InboxFile, kind: str, sha256: str):
-        with self.engine.connect() as conn:
-            latest = repo.latest_received_at(conn, self.creditor.id, file.name)
-        received_at = _utc_now()
-        if latest is not None and latest >= received_at:
-            # the receipt's name is the file's name and this time in whole seconds: an earlier file of the
-            # same name taken in the same second would otherwise share its receipt name, and this file
-            # would never get a receipt of its own (_deliver_receipt finds the name taken)
-            received_at = latest + timedelta(seconds=1)
         record = dict(creditor_id=self.creditor.id, sha256=sha256, file_name=file.name, size_bytes=file.size,
-                      kind=kind, received_at=received_at, as_of=self.as_of, run_id=self.run_id)
+                      kind=kind, as_of=self.as_of, run_id=self.run_id)
         try:
             try:
                 with self.engine.begin() as conn:
+                    # one file transaction per creditor at a time: a file is judged against every claim of
+                    # the files committed before it (DUPLICATE, CONFLICT), which a concurrent transaction
+                    # cannot see; without this two workers on two files repeating a claim failed on its key
+                    repo.lock_creditor(conn, self.creditor.id)
+                    record["received_at"] = self._received_at(conn, file.name)
                     file_id = repo.insert_file(conn, status="PROCESSED", **record)
                     if kind == "unsupported":
                         raise FileRejected("UNSUPPORTED_FILE", "only invoice CSV files (.csv) are taken here")
@@ -189,6 +187,7 @@ class CreditorIngest:
                 log.warning("%s/%s: file rejected, %s: %s", self.creditor.id, file.name, rejection.code,
                             rejection.message)
                 with self.engine.begin() as conn:
+                    repo.lock_creditor(conn, self.creditor.id)
                     file_id = repo.insert_file(conn, status="REJECTED", **record)
                     repo.insert_rows(conn, receipt_lines, file_id=file_id, seq=[0], line=None, invoice_number="",
                                      outcome=rejection.code, message=rejection.message)
@@ -200,6 +199,17 @@ class CreditorIngest:
             return None
         with self.engine.connect() as conn:
             return repo.find_file(conn, self.creditor.id, sha256)
+
+    def _received_at(self, conn: Connection, file_name: str) -> datetime:
+        """Now, in whole seconds; later than any earlier file of the same name (it names the receipt).
+
+        The receipt is named by the file's name and this time: an earlier file of the same name taken
+        in the same second would otherwise own that receipt name, and this file would get no receipt."""
+        received_at = _utc_now()
+        latest = repo.latest_received_at(conn, self.creditor.id, file_name)
+        if latest is not None and latest >= received_at:
+            received_at = latest + timedelta(seconds=1)
+        return received_at
 
     def _keep_raw_bytes(self, local: Path, known) -> None:
         if known.status == "REJECTED":
@@ -314,7 +324,9 @@ class InvoiceFileLoader:
             frame.loc[index[mask], "outcome"] = code
             frame.loc[index[mask], "message"] = [text.format(f, int(n)) for f, n in
                                                  zip(joined.loc[mask, "known_file"], joined.loc[mask, "known_line"])]
-            frame.loc[index[mask], "case_id"] = joined.loc[mask, "case_id_known"].tolist()
+            # ints, not the float64 the join makes of a column with gaps: COPY into an integer column
+            # rejects "8.0", and PostgreSQL failed every file that mixed new claims with ones sent before
+            frame.loc[index[mask], "case_id"] = [int(case) for case in joined.loc[mask, "case_id_known"]]
             self.judged_lines.update(zip(joined.loc[mask, "invoice_number"], joined.loc[mask, "line"]))
 
     def _accept_invoices(self, frame: pd.DataFrame, mask: np.ndarray) -> None:

@@ -17,6 +17,7 @@ from pipeline.ledger.schema import cases, creditors, debtors, ingested_files, in
 
 CHUNK = 5000
 CASE_NUMBER_BASE = 10_000_000
+CREDITOR_LOCK_SPACE = 0x696E6B  # first key of the creditors' advisory locks (the second: hash of the id)
 KEPT_WHEN_MISSING = ("national_id", "email", "phone")  # a later file without them does not erase them
 DEBTOR_FIELDS = ("debtor_type", "name", "national_id", "address_line1", "address_line2", "postcode", "city",
                  "country", "email", "phone")
@@ -47,6 +48,15 @@ def sync_creditors(conn: Connection, registry: Registry) -> None:
 def find_file(conn: Connection, creditor_id: str, sha256: str):
     return conn.execute(select(ingested_files).where(ingested_files.c.creditor_id == creditor_id,
                                                      ingested_files.c.sha256 == sha256)).first()
+
+
+def lock_creditor(conn: Connection, creditor_id: str) -> None:
+    """Hold the creditor's ingest lock to the end of the transaction (PostgreSQL advisory lock).
+
+    SQLite needs none: BEGIN IMMEDIATE already admits one writer at a time."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:creditor))"),
+                     {"space": CREDITOR_LOCK_SPACE, "creditor": creditor_id})
 
 
 def latest_received_at(conn: Connection, creditor_id: str, file_name: str):

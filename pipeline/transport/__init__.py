@@ -26,10 +26,14 @@ class Inbox(Protocol):
         """Complete files, oldest first: a `.done` sidecar, or unchanged for ``settle_seconds``."""
 
     def fetch(self, file: InboxFile, destination: Path) -> None:
-        """Copy the file's bytes to a local path; the size must match the listing."""
+        """Copy the file's bytes to a local path; size and mtime must still match the listing (else OSError).
+
+        FileNotFoundError when the file is gone since the listing (another worker took it)."""
 
     def remove(self, file: InboxFile) -> None:
-        """Remove the file and its sidecar; called only after its results are committed."""
+        """Remove the file and its sidecar; called only after its results are committed.
+
+        A file of that name that no longer matches the listing (a new upload replaced it) is left."""
 
 
 class Outbox(Protocol):
@@ -40,8 +44,8 @@ class Outbox(Protocol):
 
 
 def is_candidate(name: str) -> bool:
-    """Names that may be taken: no dot files, no partial uploads, no sidecars."""
-    return bool(name) and not name.startswith(".") and not name.endswith(IGNORED_SUFFIXES)
+    """Names that may be taken: no dot files, no partial uploads, no sidecars (suffixes in any case)."""
+    return bool(name) and not name.startswith(".") and not name.lower().endswith(IGNORED_SUFFIXES)
 
 
 def is_ready(file: InboxFile, settle_seconds: int, now: float) -> bool:

@@ -1,12 +1,15 @@
 """The local transport: the party folders of formats.md §0 under INKASSO_HOME."""
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from pipeline.transport import DONE_SUFFIX, InboxFile, is_candidate, is_ready
+
+log = logging.getLogger(__name__)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -36,21 +39,43 @@ class LocalInbox:
         for name, entry in names.items():
             if not is_candidate(name):
                 continue
-            stat = entry.stat(follow_symlinks=False)
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # taken and removed by another worker since the scan
+                continue
             file = InboxFile(name, stat.st_size, stat.st_mtime, name + DONE_SUFFIX in names)
             if is_ready(file, settle_seconds, now):
                 files.append(file)
         return sorted(files, key=lambda f: (f.mtime, f.name))
 
     def fetch(self, file: InboxFile, destination: Path) -> None:
-        shutil.copyfile(self.folder / file.name, destination)
+        source = self.folder / file.name
+        shutil.copyfile(source, destination)
         size = destination.stat().st_size
         if size != file.size:
             raise OSError(f"{file.name} changed while it was read ({file.size} bytes listed, {size} read)")
+        if not _unchanged(source, file):
+            raise OSError(f"{file.name} changed while it was read (rewritten since it was listed)")
 
     def remove(self, file: InboxFile) -> None:
-        (self.folder / file.name).unlink(missing_ok=True)
+        """Remove the file taken and its sidecar, but never a newer upload that replaced it meanwhile."""
+        path = self.folder / file.name
+        if path.exists() and not _unchanged(path, file):
+            log.warning("%s was replaced while it was being taken; the new upload is left for the next pass", path)
+            return
+        # the sidecar first: a crash between the two leaves the file (taken again: seen before, removed),
+        # never a stale sidecar that would mark the next upload of that name complete while it is written
         (self.folder / (file.name + DONE_SUFFIX)).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+
+
+def _unchanged(path: Path, file: InboxFile) -> bool:
+    """Whether ``path`` still has the size and mtime it was listed with (False when it is gone)."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return False
+    return stat.st_size == file.size and stat.st_mtime == file.mtime
 
 
 class LocalOutbox:
