@@ -36,11 +36,13 @@ from pipeline.ledger import repository as repo
 from pipeline.ledger.db import make_engine, migrate
 from pipeline.ledger.schema import case_events, cases, postings, receipt_lines
 from pipeline.money import format_minor
-from pipeline.parsers.invoice_csv import FileRejected, read_invoice_csv
+from pipeline.parsers import FileRejected
+from pipeline.parsers.invoice_csv import read_invoice_csv
+from pipeline.parsers.ubl import read_ubl_invoices
 from pipeline.references import reference_for
 from pipeline.rules.admission import judge
 from pipeline.transport import InboxFile
-from pipeline.transport.local import write_atomically
+from pipeline.transport.local import copy_atomically
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +182,8 @@ class CreditorIngest:
                     record["received_at"] = self._received_at(conn, file.name)
                     file_id = repo.insert_file(conn, status="PROCESSED", **record)
                     if kind == "unsupported":
-                        raise FileRejected("UNSUPPORTED_FILE", "only invoice CSV files (.csv) are taken here")
-                    totals = InvoiceFileLoader(conn, self, file_id).load(local)
+                        raise FileRejected("UNSUPPORTED_FILE", "only invoice files (.csv, UBL .xml) are taken here")
+                    totals = InvoiceFileLoader(conn, self, file_id).load(local, kind)
                     repo.finish_file(conn, file_id, **totals)
             except FileRejected as rejection:
                 log.warning("%s/%s: file rejected, %s: %s", self.creditor.id, file.name, rejection.code,
@@ -217,7 +219,8 @@ class CreditorIngest:
         else:
             target = self.home.archive_path(known.sha256)
         if not target.exists():
-            write_atomically(target, local.read_bytes())
+            with local.open("rb") as raw:
+                copy_atomically(raw, target)
 
     def _deliver_receipt(self, known) -> str:
         name = receipt_name(known.file_name, known.received_at)
@@ -229,11 +232,13 @@ class CreditorIngest:
 
 
 def file_kind(name: str) -> str | None:
-    """invoice_csv, unsupported, or None for the kinds a later stage will handle (left in the inbox)."""
+    """invoice_csv, invoice_xml, unsupported, or None for the kinds a later stage will handle (left in the inbox)."""
     lower = name.lower()
-    if lower.startswith("instructions") or lower.endswith(".xml"):
+    if lower.startswith("instructions"):
         return None
-    return "invoice_csv" if lower.endswith(".csv") else "unsupported"
+    if lower.endswith(".csv"):
+        return "invoice_csv"
+    return "invoice_xml" if lower.endswith(".xml") else "unsupported"
 
 
 def _counts_of(known) -> IngestCounts:
@@ -274,15 +279,21 @@ class InvoiceFileLoader:
         self.credit_notes: list[pd.DataFrame] = []
         self.judged_lines: dict[str, int] = {}  # numbers judged on earlier lines but not (yet) this file's claims
 
-    def load(self, path: Path) -> dict:
-        registry = self.stage.registry
-        for frame in read_invoice_csv(path, self.creditor.csv, self.creditor.currency, registry.max_file_bytes):
-            judge(frame, self.stage.as_of, registry.supported_countries)
+    def load(self, path: Path, kind: str) -> dict:
+        for frame in self._frames(path, kind):
+            judge(frame, self.stage.as_of, self.stage.registry.supported_countries)
             frame["case_id"] = pd.array([None] * len(frame), dtype=object)
             self._batch(frame)
         self._apply_credit_notes()
         taken = sum(self.outcomes[code] for code in TAKEN)
         return dict(rows_total=sum(self.outcomes.values()), rows_accepted=taken, cases_opened=self.cases_opened)
+
+    def _frames(self, path: Path, kind: str):
+        """The file's typed batches from the parser of its kind; every kind yields the same columns."""
+        registry = self.stage.registry
+        if kind == "invoice_xml":
+            return read_ubl_invoices(path, self.creditor.legal_id, self.creditor.currency, registry.max_file_bytes)
+        return read_invoice_csv(path, self.creditor.csv, self.creditor.currency, registry.max_file_bytes)
 
     def _batch(self, frame: pd.DataFrame) -> None:
         valid = frame["outcome"].isna().to_numpy()

@@ -1,24 +1,32 @@
 """The local transport: the party folders of formats.md §0 under INKASSO_HOME."""
 from __future__ import annotations
 
+import io
 import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.transport import DONE_SUFFIX, InboxFile, is_candidate, is_ready
 
 log = logging.getLogger(__name__)
+COPY_CHUNK = 1 << 20
 
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    copy_atomically(io.BytesIO(data), path)
+
+
+def copy_atomically(source: BinaryIO, path: Path) -> None:
+    """Stream ``source`` into a temporary file beside ``path``, fsync, then rename: whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            shutil.copyfileobj(source, fh, COPY_CHUNK)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

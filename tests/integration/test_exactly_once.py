@@ -439,7 +439,7 @@ def test_batch_size_does_not_change_the_outcome(settings, clean_run, monkeypatch
 @pytest.mark.parametrize("name, content, code, message", [
     ("empty.csv", b"", "EMPTY_FILE", "the file is empty"),
     ("header_only.csv", HEADER.encode(), "EMPTY_FILE", "the file has a header but no data rows"),
-    ("scan.pdf", b"%PDF-1.4 not an invoice file", "UNSUPPORTED_FILE", "only invoice CSV files (.csv) are taken here"),
+    ("scan.pdf", b"%PDF-1.4 not an invoice file", "UNSUPPORTED_FILE", "only invoice files (.csv, UBL .xml) are taken here"),
 ])
 def test_a_rejected_file_is_quarantined_with_one_receipt_line_and_never_receipted_twice(
         settings, name, content, code, message):

@@ -828,7 +828,7 @@ FILE_LEVEL = [
     ("acme", "file_missing_column.csv", "MISSING_COLUMN",
      "required column amount, due_date not found; columns found: invoice_number, invoice_date, debtor_id, "
      "debtor_type, debtor_name, debtor_address_line1, debtor_postcode, debtor_city, debtor_country, total"),
-    ("acme", "file_not_csv.txt", "UNSUPPORTED_FILE", "only invoice CSV files (.csv) are taken here"),
+    ("acme", "file_not_csv.txt", "UNSUPPORTED_FILE", "only invoice files (.csv, UBL .xml) are taken here"),
 ]
 
 
