@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="take files unchanged for N seconds (default: [ingest] settle_seconds, 30)")
     stats = commands.add_parser("stats", help="counts of creditors, debtors, invoices, cases, balances")
     stats.add_argument("--json", action="store_true", help="print JSON")
-    commands.add_parser("demo", help="build a demo home with three creditors and run the real ingest DAG")
+    commands.add_parser("demo", help="build a demo home with four creditors and run the real ingest DAG")
     for command in (ingest,):
         command.add_argument("--as-of", type=_as_of, default=date.today(), metavar="DATE",
                              help="the business date (default: today)")

@@ -1,9 +1,9 @@
-"""`inkasso demo`: a demo home with three creditors and their files, ingested by the real Airflow DAG.
+"""`inkasso demo`: a demo home with four creditors and their files, ingested by the real Airflow DAG.
 
 The files are written relative to the business date, so the outcomes are the same
 whichever day the demo runs: a Danish creditor exporting `;`-separated Windows-1252
-with decimal commas, a Swedish creditor in the canonical layout, and a Danish
-creditor whose file has a few bad rows.
+with decimal commas, a Swedish creditor in the canonical layout, a Danish creditor
+whose file has a few bad rows, and a Danish creditor sending an OIOUBL invoice.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pipeline.exporters.receipt import SUMMARY, TAKEN
 from pipeline.home import Home
 
 MARKER = ".inkasso-demo"
-REGISTRY = '''# The demo home's registry: three creditors (see pipeline/demo.py).
+REGISTRY = '''# The demo home's registry: four creditors (see pipeline/demo.py).
 [agency]
 name = "Nordisk Inkasso ApS"
 vat_id = "DK12345674"
@@ -59,6 +59,16 @@ fee_plan = "standard"
 id = "byggmax"
 name = "Byggmarked Nord ApS"
 vat_id = "DK13585628"
+country = "DK"
+currency = "DKK"
+iban = "DK5000400440116243"
+bic = "NDEADKKK"
+fee_plan = "standard"
+
+[[creditor]]
+id = "fjordvvs"
+name = "Fjord VVS A/S"
+vat_id = "DK29403473"
 country = "DK"
 currency = "DKK"
 iban = "DK5000400440116243"
@@ -118,10 +128,65 @@ def _file_with_bad_rows(as_of: date) -> bytes:
     return ("\n".join(rows) + "\n").encode("utf-8")
 
 
+def _oioubl_invoice(as_of: date) -> bytes:
+    """An OIOUBL 2.02 invoice: the due date sits in PaymentMeans, the parties carry DK:CVR ids."""
+    issued, due = as_of - timedelta(days=70), as_of - timedelta(days=40)
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+    xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+    xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+  <cbc:UBLVersionID>2.0</cbc:UBLVersionID>
+  <cbc:CustomizationID>OIOUBL-2.02</cbc:CustomizationID>
+  <cbc:ProfileID schemeAgencyID="320" schemeID="urn:oioubl:id:profileid-1.2">Procurement-BilSim-1.0</cbc:ProfileID>
+  <cbc:ID>FV-20417</cbc:ID>
+  <cbc:IssueDate>{issued.isoformat()}</cbc:IssueDate>
+  <cbc:InvoiceTypeCode listAgencyID="320" listID="urn:oioubl:codelist:invoicetypecode-1.1">380</cbc:InvoiceTypeCode>
+  <cbc:DocumentCurrencyCode>DKK</cbc:DocumentCurrencyCode>
+  <cac:AccountingSupplierParty>
+    <cac:Party>
+      <cbc:EndpointID schemeAgencyID="320" schemeID="DK:CVR">DK29403473</cbc:EndpointID>
+      <cac:PartyName><cbc:Name>Fjord VVS A/S</cbc:Name></cac:PartyName>
+      <cac:PartyLegalEntity>
+        <cbc:RegistrationName>Fjord VVS A/S</cbc:RegistrationName>
+        <cbc:CompanyID schemeID="DK:CVR">DK29403473</cbc:CompanyID>
+      </cac:PartyLegalEntity>
+    </cac:Party>
+  </cac:AccountingSupplierParty>
+  <cac:AccountingCustomerParty>
+    <cac:Party>
+      <cbc:EndpointID schemeAgencyID="320" schemeID="DK:CVR">DK13585628</cbc:EndpointID>
+      <cac:PartyIdentification><cbc:ID schemeID="DK:CVR">DK13585628</cbc:ID></cac:PartyIdentification>
+      <cac:PartyName><cbc:Name>Havnens Kantine ApS</cbc:Name></cac:PartyName>
+      <cac:PostalAddress>
+        <cbc:StreetName>Havnegade</cbc:StreetName>
+        <cbc:BuildingNumber>21</cbc:BuildingNumber>
+        <cbc:CityName>Esbjerg</cbc:CityName>
+        <cbc:PostalZone>6700</cbc:PostalZone>
+        <cac:Country><cbc:IdentificationCode>DK</cbc:IdentificationCode></cac:Country>
+      </cac:PostalAddress>
+      <cac:PartyLegalEntity>
+        <cbc:RegistrationName>Havnens Kantine ApS</cbc:RegistrationName>
+        <cbc:CompanyID schemeID="DK:CVR">DK13585628</cbc:CompanyID>
+      </cac:PartyLegalEntity>
+    </cac:Party>
+  </cac:AccountingCustomerParty>
+  <cac:PaymentMeans>
+    <cbc:PaymentMeansCode>31</cbc:PaymentMeansCode>
+    <cbc:PaymentDueDate>{due.isoformat()}</cbc:PaymentDueDate>
+  </cac:PaymentMeans>
+  <cac:LegalMonetaryTotal>
+    <cbc:LineExtensionAmount currencyID="DKK">15960.00</cbc:LineExtensionAmount>
+    <cbc:PayableAmount currencyID="DKK">19950.00</cbc:PayableAmount>
+  </cac:LegalMonetaryTotal>
+</Invoice>
+""".encode("utf-8")
+
+
 DEMO_FILES = {
     "nordlys": ("faktura_eksport.csv", _danish_file),
     "svea": ("invoices_2026.csv", _swedish_file),
     "byggmax": ("unpaid.csv", _file_with_bad_rows),
+    "fjordvvs": ("oioubl_FV-20417.xml", _oioubl_invoice),
 }
 
 
