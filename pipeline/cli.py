@@ -75,13 +75,18 @@ def _ingest(settings: Settings, args) -> int:
     from pipeline.ingest import run_ingest
 
     run_id = "cli__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    counts = run_ingest(settings, args.as_of, run_id, args.creditor, args.settle_seconds)
+    counts = run_ingest(settings, args.as_of, run_id, args.creditor, args.settle_seconds,
+                        on_file=_show_progress if sys.stderr.isatty() else None)
     print(f"{counts.files} files ({counts.files_rejected} rejected, {counts.files_seen_before} seen before, "
           f"{counts.files_waiting} waiting for a later stage); {counts.rows} rows: {counts.rows_taken} taken, "
           f"{counts.rows_rejected} not taken; {counts.cases_opened} cases opened")
     for name in counts.receipts:
         print(f"  receipt {name}")
     return 0
+
+
+def _show_progress(creditor_id: str, file_name: str, counts) -> None:
+    print(f"  {creditor_id}/{file_name}: {counts.rows} rows, {counts.rows_taken} taken", file=sys.stderr)
 
 
 def _stats(settings: Settings, args) -> int:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from time import time
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -94,8 +95,12 @@ def creditors_with_files(settings: Settings, now: float | None = None) -> list[s
 
 
 def run_ingest(settings: Settings, as_of: date, run_id: str, creditor_id: str | None = None,
-               settle_seconds: int | None = None) -> IngestCounts:
-    """One pass over every creditor's inbox (or one creditor's), as `inkasso ingest` runs it."""
+               settle_seconds: int | None = None,
+               on_file: Callable[[str, str, IngestCounts], None] | None = None) -> IngestCounts:
+    """One pass over every creditor's inbox (or one creditor's), as `inkasso ingest` runs it.
+
+    ``on_file(creditor id, file name, counts)`` is called after each file (the CLI shows progress with it).
+    """
     registry = settings.load_registry()
     if creditor_id is not None and creditor_id not in registry.creditors:
         raise KeyError(f"unknown creditor {creditor_id!r}")
@@ -104,7 +109,7 @@ def run_ingest(settings: Settings, as_of: date, run_id: str, creditor_id: str | 
     try:
         for cid in [creditor_id] if creditor_id else list(registry.creditors):
             stage = CreditorIngest(engine, settings, registry, registry.creditors[cid], as_of, run_id)
-            total.add(stage.run(settle_seconds))
+            total.add(stage.run(settle_seconds, on_file))
     finally:
         engine.dispose()
     return total
@@ -124,7 +129,8 @@ class CreditorIngest:
         self.inbox = self.home.creditor_inbox(creditor.id)
         self.outbox = self.home.creditor_outbox(creditor.id)
 
-    def run(self, settle_seconds: int | None = None) -> IngestCounts:
+    def run(self, settle_seconds: int | None = None,
+            on_file: Callable[[str, str, IngestCounts], None] | None = None) -> IngestCounts:
         settle = self.registry.settle_seconds if settle_seconds is None else settle_seconds
         self.home.create_party_folders(self.registry)
         self.home.scratch.mkdir(parents=True, exist_ok=True)
@@ -133,7 +139,10 @@ class CreditorIngest:
             repo.sync_creditors(conn, self.registry)
         counts = IngestCounts()
         for file in self.inbox.list_ready(settle, time()):
-            counts.add(self.take(file))
+            taken = self.take(file)
+            counts.add(taken)
+            if on_file is not None:
+                on_file(self.creditor.id, file.name, taken)
         return counts
 
     def take(self, file: InboxFile) -> IngestCounts:

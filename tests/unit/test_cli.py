@@ -40,3 +40,22 @@ def test_init_then_stats_prints_an_empty_ledger(tmp_path, monkeypatch, capsys):
     import json
     stats = json.loads(capsys.readouterr().out)
     assert stats["creditors"] == 1 and stats["cases"] == {"total": 0, "by_status": {}}
+
+
+def test_ingest_reports_each_file_to_a_progress_callback(tmp_path, monkeypatch):
+    from datetime import date
+
+    from pipeline.config import Settings
+    from pipeline.ingest import run_ingest
+
+    monkeypatch.setenv("INKASSO_HOME", str(tmp_path))
+    monkeypatch.delenv("INKASSO_DATABASE_URL", raising=False)
+    assert main(["init"]) == 0
+    inbox = tmp_path / "creditors" / "acme" / "inbox"
+    (inbox / "a.csv").write_text("invoice_number,invoice_date,due_date,amount,debtor_id,debtor_type,debtor_name,"
+                                 "debtor_address_line1,debtor_postcode,debtor_city,debtor_country\n"
+                                 "A-1,2026-05-01,2026-05-31,2500.00,K1,consumer,Jens,Vej 1,2100,København,DK\n")
+    seen = []
+    run_ingest(Settings.from_env(), date(2026, 11, 26), "t", settle_seconds=0,
+               on_file=lambda creditor, name, counts: seen.append((creditor, name, counts.rows, counts.rows_taken)))
+    assert seen == [("acme", "a.csv", 1, 1)]
