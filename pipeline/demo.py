@@ -3,12 +3,14 @@
 The files are written relative to the business date, so the outcomes are the same
 whichever day the demo runs: a Danish creditor exporting `;`-separated Windows-1252
 with decimal commas, a Swedish creditor in the canonical layout, a Danish creditor
-whose file has a few bad rows, and a Danish creditor sending an OIOUBL invoice.
+whose file has a few bad rows, and a Danish creditor sending an OIOUBL invoice. The
+first also drops an instruction file: court approval, a direct payment, an unknown invoice.
 """
 from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 from collections import Counter
 from datetime import date, timedelta
@@ -19,6 +21,7 @@ from pipeline.exporters.receipt import SUMMARY, TAKEN
 from pipeline.home import Home
 
 MARKER = ".inkasso-demo"
+RECEIPT_NAME = re.compile(r"^receipt_(?P<file>.+)_\d{8}T\d{6}Z\.csv$")
 REGISTRY = '''# The demo home's registry: four creditors (see pipeline/demo.py).
 [agency]
 name = "Nordisk Inkasso ApS"
@@ -182,6 +185,15 @@ def _oioubl_invoice(as_of: date) -> bytes:
 """.encode("utf-8")
 
 
+def _nordlys_instructions(as_of: date) -> bytes:
+    """Nordlys steers its cases: court for the business debtor, a payment it received itself, a typo."""
+    rows = ["instruction;invoice_number;amount;date;note",
+            f"APPROVE_COURT;NL-1003;;{as_of:%d.%m.%Y};debitor svarer ikke",
+            f"PAID_DIRECTLY;NL-1002;1.000,00;{as_of:%d.%m.%Y};indbetalt direkte til os",
+            "DISPUTE;NL-9999;;;forkert fakturanummer"]
+    return ("\r\n".join(rows) + "\r\n").encode("cp1252")
+
+
 DEMO_FILES = {
     "nordlys": ("faktura_eksport.csv", _danish_file),
     "svea": ("invoices_2026.csv", _swedish_file),
@@ -203,6 +215,10 @@ def prepare_demo_home(root: Path, as_of: date) -> Settings:
     home.create_party_folders(settings.load_registry())
     for creditor, (name, make) in DEMO_FILES.items():
         (root / "creditors" / creditor / "inbox" / name).write_bytes(make(as_of))
+    instructions = root / "creditors" / "nordlys" / "inbox" / "instructions_nordlys.csv"
+    instructions.write_bytes(_nordlys_instructions(as_of))
+    later = instructions.stat().st_mtime + 1  # taken after the invoices it refers to
+    os.utime(instructions, (later, later))
     return settings
 
 
@@ -213,9 +229,9 @@ def _clear(root: Path) -> None:
 
 
 def receipt_summary(settings: Settings) -> list[tuple[str, Path, Counter]]:
-    """(creditor, receipt path, outcome counts) read back from the receipts in the outboxes."""
+    """(creditor, receipt path, outcome counts) read back from the receipts in the outboxes, oldest first."""
     found = []
-    for receipt in sorted(settings.home.glob("creditors/*/outbox/receipt_*.csv")):
+    for receipt in sorted(settings.home.glob("creditors/*/outbox/receipt_*.csv"), key=lambda p: p.stat().st_mtime):
         with receipt.open(newline="", encoding="utf-8") as fh:
             outcomes = Counter(row["outcome"] for row in csv.DictReader(fh) if row["outcome"] != SUMMARY)
         found.append((receipt.parent.parent.name, receipt, outcomes))
@@ -237,7 +253,8 @@ def run_demo(settings: Settings, as_of: date | None = None) -> int:
     for creditor, path, outcomes in receipt_summary(demo):
         taken = sum(outcomes[code] for code in TAKEN)
         detail = ", ".join(f"{code} {n}" for code, n in sorted(outcomes.items()))
-        print(f"\n{creditor}: {sum(outcomes.values())} rows, {taken} taken, "
+        print(f"\n{creditor}/{RECEIPT_NAME.match(path.name)['file']}: "
+              f"{sum(outcomes.values())} rows, {taken} taken, "
               f"{sum(outcomes.values()) - taken} not taken ({detail})\n  receipt: {path}")
     from pipeline.ingest import open_ledger
     from pipeline.stats import format_stats, ledger_stats

@@ -30,9 +30,11 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.case_states import CLOSED, OPEN
 from pipeline.config import Creditor, Registry, Settings
 from pipeline.exporters.receipt import receipt_name, render_receipt
 from pipeline.home import Home
+from pipeline.instructions import InstructionApplier
 from pipeline.ledger import repository as repo
 from pipeline.ledger.db import make_engine, migrate
 from pipeline.ledger.schema import case_events, cases, postings, receipt_lines
@@ -48,8 +50,6 @@ from pipeline.transport.local import copy_atomically
 log = logging.getLogger(__name__)
 
 TAKEN = ("ACCEPTED", "BELOW_MINIMUM")
-OPEN = "OPEN"
-CLOSED = "CLOSED"
 HASHED_FIELDS = ("document_type", "credited_invoice_number", "invoice_date", "due_date", "amount_minor", "currency",
                  "debtor_id", "debtor_type", "debtor_name", "debtor_national_id", "debtor_address_line1",
                  "debtor_address_line2", "debtor_postcode", "debtor_city", "debtor_country", "debtor_email",
@@ -192,7 +192,10 @@ class CreditorIngest:
                     file_id = repo.insert_file(conn, status="PROCESSED", **record)
                     if kind == "unsupported":
                         raise FileRejected("UNSUPPORTED_FILE", "only invoice files (.csv, UBL .xml) are taken here")
-                    totals = InvoiceFileLoader(conn, self, file_id).load(local, kind)
+                    if kind == "instructions":
+                        totals = InstructionApplier(conn, self, file_id).load(local)
+                    else:
+                        totals = InvoiceFileLoader(conn, self, file_id).load(local, kind)
                     repo.finish_file(conn, file_id, **totals)
             except FileRejected as rejection:
                 log.warning("%s/%s: file rejected, %s: %s", self.creditor.id, file.name, rejection.code,
@@ -236,15 +239,16 @@ class CreditorIngest:
         if not self.outbox.exists(name):
             with self.engine.connect() as conn:
                 lines = repo.receipt_of(conn, known.id)
-            self.outbox.put(name, render_receipt(lines, file_rejected=known.status == "REJECTED"))
+            self.outbox.put(name, render_receipt(lines, file_rejected=known.status == "REJECTED",
+                                                 instructions=known.kind == "instructions"))
         return name
 
 
 def file_kind(name: str) -> str | None:
-    """invoice_csv, invoice_xml, unsupported, or None for the kinds a later stage will handle (left in the inbox)."""
+    """instructions, invoice_csv, invoice_xml, or unsupported (None: a kind a later stage will handle)."""
     lower = name.lower()
     if lower.startswith("instructions"):
-        return None
+        return "instructions"
     if lower.endswith(".csv"):
         return "invoice_csv"
     return "invoice_xml" if lower.endswith(".xml") else "unsupported"
@@ -440,7 +444,7 @@ class InvoiceFileLoader:
                           rows["currency"])])
         affected = target["case_id"].astype(int).unique().tolist()
         settled = [case for case, left in repo.case_balances(self.conn, affected).items() if left == 0]
-        repo.close_cases(self.conn, settled, CLOSED, self.stage.as_of)
+        settled = repo.close_cases(self.conn, settled, CLOSED, self.stage.as_of)
         self._events(pd.Series(settled), pd.Series([None] * len(settled), dtype=object), "case_closed",
                      ["every claim credited in full"] * len(settled))
 

@@ -35,7 +35,7 @@ def format_stats(stats: dict) -> str:
              f"invoices      {stats['invoices']} (+ {stats['credit_notes']} credit notes)",
              f"files         {stats['files']['processed']} processed, {stats['files']['rejected']} rejected",
              f"cases         {stats['cases']['total']}"]
-    lines += [f"  {status:<11} {n}" for status, n in stats["cases"]["by_status"].items()]
+    lines += [f"  {status:<15} {n}" for status, n in stats["cases"]["by_status"].items()]
     lines.append(f"payments      {stats['payments']['matched']} matched, {stats['payments']['parked']} parked")
     lines += [f"open balance  {amount} {currency}" for currency, amount in stats["open_balance"].items()]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, func, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.config import Registry
@@ -19,6 +19,7 @@ CHUNK = 5000
 CASE_NUMBER_BASE = 10_000_000
 CREDITOR_LOCK_SPACE = 0x696E6B  # first key of the creditors' advisory locks (the second: hash of the id)
 KEPT_WHEN_MISSING = ("national_id", "email", "phone")  # a later file without them does not erase them
+CREDITOR_CHARGES = ("withdrawal_fee", "court_withdrawal_fee")  # postings the creditor owes, not the debtor
 DEBTOR_FIELDS = ("debtor_type", "name", "national_id", "address_line1", "address_line2", "postcode", "city",
                  "country", "email", "phone")
 
@@ -203,16 +204,52 @@ def invoice_balances(conn: Connection, invoice_ids: Sequence[int]) -> dict[int, 
 
 
 def case_balances(conn: Connection, case_ids: Sequence[int]) -> dict[int, int]:
+    """What the debtor still owes per case: every posting but the charges to the creditor."""
     balances: dict[int, int] = {}
     for chunk in _chunks(list(case_ids)):
         balances.update(conn.execute(select(postings.c.case_id, func.sum(postings.c.amount_minor))
-                                     .where(postings.c.case_id.in_(chunk)).group_by(postings.c.case_id)).all())
+                                     .where(postings.c.case_id.in_(chunk), postings.c.kind.not_in(CREDITOR_CHARGES))
+                                     .group_by(postings.c.case_id)).all())
     return balances
 
 
-def close_cases(conn: Connection, case_ids: Sequence[int], status: str, on: date) -> None:
+def close_cases(conn: Connection, case_ids: Sequence[int], status: str, on: date) -> list[int]:
+    """Close the cases among ``case_ids`` that are still open; return those it closed."""
+    closed: list[int] = []
     for chunk in _chunks(list(case_ids)):
-        conn.execute(update(cases).where(cases.c.id.in_(chunk)).values(status=status, closed_on=on))
+        still_open = list(conn.execute(select(cases.c.id).where(cases.c.id.in_(chunk), cases.c.closed_on.is_(None))
+                                       .order_by(cases.c.id)).scalars())
+        conn.execute(update(cases).where(cases.c.id.in_(still_open)).values(status=status, closed_on=on))
+        closed += still_open
+    return closed
+
+
+def invoice_cases(conn: Connection, creditor_id: str, numbers: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """The creditor's documents among ``numbers``: invoice number -> (invoice id, case id)."""
+    found: dict[str, tuple[int, int]] = {}
+    for chunk in _chunks(list(numbers)):
+        found.update((number, (invoice, case)) for number, invoice, case in conn.execute(
+            select(invoices.c.invoice_number, invoices.c.id, invoices.c.case_id)
+            .where(invoices.c.creditor_id == creditor_id, invoices.c.invoice_number.in_(chunk))).all())
+    return found
+
+
+def creditor_cases(conn: Connection, creditor_id: str, case_ids: Sequence[int], case_numbers: Sequence[str]) -> list:
+    """The creditor's cases named by id or by case number, with their state."""
+    query = (select(cases.c.id, cases.c.case_number, cases.c.currency, cases.c.status,
+                    cases.c.status_before_dispute, cases.c.closed_on)
+             .where(cases.c.creditor_id == creditor_id,
+                    or_(cases.c.id.in_(list(case_ids)), cases.c.case_number.in_(list(case_numbers))))
+             .order_by(cases.c.id))
+    return conn.execute(query).all()
+
+
+def update_case_states(conn: Connection, states: Sequence[dict]) -> None:
+    """``states``: dicts of case_pk, new_status, new_before_dispute, new_closed_on."""
+    if states:
+        conn.execute(update(cases).where(cases.c.id == bindparam("case_pk")).values(
+            status=bindparam("new_status"), status_before_dispute=bindparam("new_before_dispute"),
+            closed_on=bindparam("new_closed_on")), list(states))
 
 
 def receipt_of(conn: Connection, file_id: int) -> list:

@@ -86,7 +86,8 @@ cases = Table(
     Column("debtor_id", ForeignKey("debtors.id"), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("country", String(2), nullable=False),         # the debtor's: decides the jurisdiction
-    Column("status", String(20), nullable=False),
+    Column("status", String(20), nullable=False),         # pipeline.case_states.STATES
+    Column("status_before_dispute", String(20)),          # set while DISPUTED: the state RESUME returns to
     Column("opened_on", Date, nullable=False),
     Column("closed_on", Date),
     Column("file_id", ForeignKey("ingested_files.id"), nullable=False),
@@ -124,7 +125,8 @@ postings = Table(
     Column("id", Integer, primary_key=True),
     Column("case_id", ForeignKey("cases.id"), nullable=False),
     Column("invoice_id", ForeignKey("invoices.id")),
-    Column("kind", String(20), nullable=False),           # principal, creditor_fee, credit_note, ...
+    Column("kind", String(20), nullable=False),           # principal, creditor_fee, credit_note, direct_payment,
+                                                          # withdrawal_fee, court_withdrawal_fee (the creditor's)
     Column("amount_minor", BigInteger, nullable=False),   # signed: + raises the debt, - lowers it
     Column("currency", String(3), nullable=False),
     Column("booked_on", Date, nullable=False),
@@ -139,7 +141,8 @@ case_events = Table(
     Column("id", Integer, primary_key=True),
     Column("case_id", ForeignKey("cases.id"), nullable=False),
     Column("invoice_id", ForeignKey("invoices.id")),
-    Column("kind", String(32), nullable=False),           # case_opened, claim_added, credit_note, case_closed
+    Column("kind", String(32), nullable=False),           # case_opened, claim_added, credit_note, case_closed,
+                                                          # and the instructions' (case_states.TRANSITIONS)
     Column("on_date", Date, nullable=False),
     Column("file_id", ForeignKey("ingested_files.id")),
     Column("run_id", Text, nullable=False),

@@ -23,19 +23,23 @@ def test_demo_runs_the_dag_and_its_summary_matches_the_receipts(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "finished: success" in result.stdout
 
-    printed = dict(re.findall(r"^(\w+): (\d+ rows, \d+ taken, \d+ not taken \(.*\))$", result.stdout, re.M))
-    assert set(printed) == {"nordlys", "svea", "byggmax", "fjordvvs"}
-    for creditor, summary in printed.items():
-        (receipt,) = (home / "creditors" / creditor / "outbox").glob("receipt_*.csv")
+    printed = dict(re.findall(r"^(\w+/[\w.-]+): (\d+ rows, \d+ taken, \d+ not taken \(.*\))$", result.stdout, re.M))
+    assert set(printed) == {"nordlys/faktura_eksport.csv", "nordlys/instructions_nordlys.csv", "svea/invoices_2026.csv",
+                            "byggmax/unpaid.csv", "fjordvvs/oioubl_FV-20417.xml"}
+    for source, summary in printed.items():
+        creditor, file_name = source.split("/")
+        (receipt,) = (home / "creditors" / creditor / "outbox").glob(f"receipt_{file_name}_*.csv")
         assert str(receipt) in result.stdout
         lines = read_receipt(receipt)
         rows = lines[:-1]
-        taken = sum(line["outcome"] in ("ACCEPTED", "BELOW_MINIMUM") for line in rows)
+        taken = sum(line["outcome"] in ("ACCEPTED", "BELOW_MINIMUM", "APPLIED") for line in rows)
         assert summary.startswith(f"{len(rows)} rows, {taken} taken, {len(rows) - taken} not taken")
-        assert lines[-1]["message"].startswith(f"{len(rows)} rows: {taken} taken for collection")
-    assert printed["byggmax"] == ("8 rows, 2 taken, 6 not taken (ACCEPTED 1, BAD_AMOUNT 1, BELOW_MINIMUM 1, "
+        assert lines[-1]["message"].startswith(f"{len(rows)} rows: {taken} ")
+    assert printed["byggmax/unpaid.csv"] == ("8 rows, 2 taken, 6 not taken (ACCEPTED 1, BAD_AMOUNT 1, BELOW_MINIMUM 1, "
                                   "DISPUTED 1, DUPLICATE_IN_FILE 1, FEE_ABOVE_LEGAL_MAX 1, NOT_OVERDUE 1, TIME_BARRED 1)")
-    assert printed["nordlys"].startswith("3 rows, 3 taken, 0 not taken")
-    assert printed["fjordvvs"] == "1 rows, 1 taken, 0 not taken (ACCEPTED 1)"  # the OIOUBL invoice
-    assert "cases         7" in result.stdout
-    assert not any(any((home / "creditors" / c / "inbox").iterdir()) for c in printed)
+    assert printed["nordlys/faktura_eksport.csv"].startswith("3 rows, 3 taken, 0 not taken")
+    assert printed["fjordvvs/oioubl_FV-20417.xml"] == "1 rows, 1 taken, 0 not taken (ACCEPTED 1)"  # OIOUBL
+    assert printed["nordlys/instructions_nordlys.csv"] == "3 rows, 2 taken, 1 not taken (APPLIED 2, UNKNOWN_CASE 1)"
+    assert "cases         7" in result.stdout and "COURT_APPROVED  1" in result.stdout
+    assert "open balance  42280.75 DKK" in result.stdout  # 43280.75 less the 1000.00 paid directly
+    assert not any(any((home / "creditors" / c / "inbox").iterdir()) for c in ("nordlys", "svea", "byggmax", "fjordvvs"))

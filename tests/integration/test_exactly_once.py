@@ -750,7 +750,7 @@ def test_first_runs_at_once_on_a_fresh_database_migrate_it_once(settings):
     assert [worker.exitcode for worker in workers] == [0, 0, 0, 0], failures
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
         assert conn.execute(select(func.count()).select_from(ingested_files)).scalar_one() == 0
     engine.dispose()
 

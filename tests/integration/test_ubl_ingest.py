@@ -82,8 +82,8 @@ def test_a_rejected_xml_file_is_quarantined_with_one_receipt_line(settings, sour
         assert [ledger.count(t) for t in (invoices, debtors, cases, postings)] == [0, 0, 0, 0]
 
 
-def test_xml_files_are_invoices_and_instruction_files_wait():
+def test_xml_files_are_invoices_and_instruction_files_are_instructions():
     assert file_kind("Faktura-2026.XML") == "invoice_xml"
     assert file_kind("invoices.csv") == "invoice_csv"
-    assert file_kind("instructions_2026.xml") is None
+    assert file_kind("instructions_2026.xml") == "instructions"
     assert file_kind("scan.pdf") == "unsupported"

@@ -1,0 +1,188 @@
+"""Creditor instruction files (formats.md §1.3): each line applied to the creditor's own case, in file order.
+
+Runs inside the ingest stage's file transaction (`ingest.CreditorIngest`), so an instruction file is
+applied exactly once like an invoice file. What each instruction may do in each state is
+`pipeline.case_states`; this module finds the case, asks `case_states.decide`, and writes the outcome:
+receipt line, case event (the transition's kind; detail with the change and the creditor's note), postings
+(direct payment, withdrawal fees charged to the creditor) and the case's new state.
+
+A line names its case by ``invoice_number`` (any document of this creditor) or ``case_number``; a number
+of another creditor is UNKNOWN_CASE, exactly like one that does not exist. Lines see the effect of the
+lines before them (a DISPUTE then a RESUME in one file both apply).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection
+
+from pipeline import case_states
+from pipeline.case_states import Decision, Refusal
+from pipeline.ledger import repository as repo
+from pipeline.ledger.schema import case_events, postings, receipt_lines
+from pipeline.money import format_minor, minor_digits, to_minor
+from pipeline.parsers.instructions import InstructionRow, read_instructions
+
+if TYPE_CHECKING:
+    from pipeline.ingest import CreditorIngest
+
+APPLIED = "APPLIED"
+
+
+@dataclass
+class LiveCase:
+    """A case as the lines of this file leave it."""
+
+    id: int
+    case_number: str
+    currency: str
+    status: str
+    before_dispute: str | None
+    closed_on: date | None
+    balance: int
+    changed: bool = False
+
+
+class InstructionApplier:
+    """Applies one instruction file's lines to the ledger, inside the caller's transaction."""
+
+    def __init__(self, conn: Connection, stage: CreditorIngest, file_id: int):
+        self.conn = conn
+        self.stage = stage
+        self.creditor = stage.creditor
+        self.fee_plan = stage.registry.fee_plans[stage.creditor.fee_plan]
+        self.file_id = file_id
+        self.outcomes: Counter = Counter()
+        self.receipt: list[tuple] = []
+        self.events: list[tuple] = []
+        self.postings: list[tuple] = []
+
+    def load(self, path: Path) -> dict:
+        rows = read_instructions(path, self.creditor.csv, self.stage.as_of, self.stage.registry.max_file_bytes)
+        self._find_cases(rows)
+        for row in rows:
+            self._apply(row)
+        self._write()
+        return dict(rows_total=len(rows), rows_accepted=self.outcomes[APPLIED], cases_opened=0)
+
+    def _find_cases(self, rows: list[InstructionRow]) -> None:
+        readable = [row for row in rows if row.outcome is None]
+        self.invoices = repo.invoice_cases(self.conn, self.creditor.id,
+                                           sorted({r.invoice_number for r in readable if r.invoice_number}))
+        found = repo.creditor_cases(self.conn, self.creditor.id, sorted({case for _, case in self.invoices.values()}),
+                                    sorted({r.case_number for r in readable if r.case_number}))
+        balances = repo.case_balances(self.conn, [case.id for case in found])
+        self.cases = {case.id: LiveCase(case.id, case.case_number, case.currency, case.status,
+                                        case.status_before_dispute, case.closed_on, int(balances.get(case.id, 0)))
+                      for case in found}
+        self.by_number = {case.case_number: case for case in self.cases.values()}
+
+    def _apply(self, row: InstructionRow) -> None:
+        if row.outcome is not None:
+            return self._line(row, row.outcome, row.message, None)
+        case, invoice_id = self._case_of(row)
+        if case is None:
+            return self._line(row, "UNKNOWN_CASE", f"{_named(row)} is not a case of yours on file", None)
+        decision = case_states.decide(case.status, row.instruction, case.before_dispute)
+        if isinstance(decision, Refusal):
+            return self._line(row, "NOT_ALLOWED_IN_STATE", decision.reason, case.id)
+        paid = self._payment(row, case) if decision.transition.payment else 0
+        if isinstance(paid, str):
+            return self._line(row, "BAD_AMOUNT", paid, case.id)
+        self._book(row, case, invoice_id, decision, paid)
+
+    def _case_of(self, row: InstructionRow) -> tuple[LiveCase | None, int | None]:
+        by_invoice = self.invoices.get(row.invoice_number) if row.invoice_number else None
+        if row.invoice_number and by_invoice is None:
+            return None, None
+        case = self.cases.get(by_invoice[1]) if by_invoice else self.by_number.get(row.case_number)
+        if case is not None and row.case_number and row.case_number != case.case_number:
+            return None, None
+        return case, by_invoice[0] if by_invoice else None
+
+    @staticmethod
+    def _payment(row: InstructionRow, case: LiveCase) -> int | str:
+        """The direct payment in minor units, or why it cannot be booked."""
+        try:
+            minor = to_minor(row.amount, case.currency)
+        except ValueError:
+            return f"amount {row.amount} has more decimals than {case.currency} allows"
+        if minor > case.balance:
+            return (f"amount {format_minor(minor, case.currency)} {case.currency} exceeds the "
+                    f"{format_minor(case.balance, case.currency)} {case.currency} outstanding on case {case.case_number}")
+        return minor
+
+    def _book(self, row: InstructionRow, case: LiveCase, invoice_id: int | None, decision: Decision,
+              paid: int) -> None:
+        before = case.status
+        changes = []
+        if paid:
+            self._posting(case, "direct_payment", -paid)
+            case.balance -= paid
+            changes.append(f"direct payment {self._money(paid, case)} recorded, "
+                           f"{self._money(case.balance, case)} outstanding")
+        fee_kind = decision.transition.fee
+        if fee_kind is not None:
+            fee = fee_minor(getattr(self.fee_plan, fee_kind), case.currency)
+            self._posting(case, fee_kind, fee)
+            changes.append(f"{fee_kind.replace('_', ' ')} {self._money(fee, case)} charged to you")
+        self._move(case, case_states.settle(decision, case.balance), decision)
+        summary = "; ".join([f"{before} -> {case.status}"] + changes)
+        note = f"; note: {row.note}" if row.note else ""
+        self.events.append((case.id, invoice_id, decision.event, row.on_date,
+                            f"{row.instruction} (line {row.line}): {summary}{note}"))
+        self._line(row, APPLIED, summary, case.id)
+
+    def _move(self, case: LiveCase, state: str, decision: Decision) -> None:
+        case.status = state
+        case.before_dispute = decision.before_dispute if state == case_states.DISPUTED else None
+        if case_states.is_closed(state) and case.closed_on is None:
+            case.closed_on = self.stage.as_of
+        case.changed = True
+
+    def _posting(self, case: LiveCase, kind: str, amount: int) -> None:
+        self.postings.append((case.id, kind, amount, case.currency))
+
+    @staticmethod
+    def _money(minor: int, case: LiveCase) -> str:
+        return f"{format_minor(minor, case.currency)} {case.currency}"
+
+    def _line(self, row: InstructionRow, outcome: str, message: str, case_id: int | None) -> None:
+        self.outcomes[outcome] += 1
+        self.receipt.append((row.line, row.reference, outcome, message, case_id))
+
+    def _write(self) -> None:
+        stage = self.stage
+        columns = list(zip(*self.receipt)) or [[]] * 5
+        repo.insert_rows(self.conn, receipt_lines, file_id=self.file_id, seq=list(columns[0]), line=list(columns[0]),
+                         invoice_number=list(columns[1]), outcome=list(columns[2]), message=list(columns[3]),
+                         case_id=list(columns[4]))
+        if self.postings:
+            case_id, kind, amount, currency = (list(c) for c in zip(*self.postings))
+            repo.insert_rows(self.conn, postings, case_id=case_id, invoice_id=[None] * len(kind), kind=kind,
+                             amount_minor=amount, currency=currency, booked_on=stage.as_of, file_id=self.file_id,
+                             run_id=stage.run_id)
+        if self.events:
+            case_id, invoice_id, kind, on_date, detail = (list(c) for c in zip(*self.events))
+            repo.insert_rows(self.conn, case_events, case_id=case_id, invoice_id=invoice_id, kind=kind,
+                             on_date=[d.isoformat() for d in on_date], file_id=self.file_id, run_id=stage.run_id,
+                             detail=detail)
+        repo.update_case_states(self.conn, [
+            dict(case_pk=c.id, new_status=c.status, new_before_dispute=c.before_dispute, new_closed_on=c.closed_on)
+            for c in self.cases.values() if c.changed])
+
+
+def fee_minor(amount: Decimal, currency: str) -> int:
+    """A fee plan amount (exact decimal) in the case currency's minor units, rounded half up to its digits."""
+    return to_minor(amount.quantize(Decimal(1).scaleb(-minor_digits(currency)), ROUND_HALF_UP), currency)
+
+
+def _named(row: InstructionRow) -> str:
+    if row.invoice_number and row.case_number:
+        return f"invoice {row.invoice_number} on case {row.case_number}"
+    return f"invoice {row.invoice_number}" if row.invoice_number else f"case {row.case_number}"
