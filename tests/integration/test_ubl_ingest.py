@@ -54,7 +54,7 @@ def test_a_wrapper_is_judged_document_by_document(settings):
     assert [(l["line"], l["invoice_number"], l["outcome"], l["message"]) for l in lines[:-1]] == [
         ("1", "ACME-2026-0901", "ACCEPTED", ""),
         ("2", "ACME-2026-0902", "BAD_DATE", "no due date in the document"),
-        ("3", "OTHER-77", "WRONG_CREDITOR", "the document's supplier is 16356706, not this creditor (13585628)"),
+        ("3", "OTHER-77", "WRONG_CREDITOR", "the document's supplier is 25313763, not this creditor (13585628)"),
         ("4", "ACME-CN-0901", "ACCEPTED", "reduces invoice ACME-2026-0901 by 1000.00 DKK"),
     ]
     assert [l["case_number"] != "" for l in lines[:-1]] == [True, False, False, True]
@@ -87,3 +87,27 @@ def test_xml_files_are_invoices_and_instruction_files_are_instructions():
     assert file_kind("invoices.csv") == "invoice_csv"
     assert file_kind("instructions_2026.xml") == "instructions"
     assert file_kind("scan.pdf") == "unsupported"
+
+
+def test_the_oioubl_sample_pair_is_judged_on_its_made_up_customer_cvr(settings):
+    """The OIOUBL example invoice A00095678 and the credit note A00095679 that references it: their
+    customer's CVR fails its check digit, so both are BAD_NATIONAL_ID and nothing is booked. (Our own
+    wrapper file proves the accepted credit-note path.)"""
+    from datetime import date
+
+    sample = UBL / "oioubl" / "official-examples" / "2.0.2"
+    for name in ("BASPRO_03_01_06_Invoice_v2p2.xml", "BASPRO_03_01_06_CreditNote_v2p2.xml"):
+        drop(settings, "svea", name, sample / name)
+        run_ingest(settings, date(2006, 1, 15), name)  # the sample's own time: due 2005-11-25
+    (invoice_line,) = [l for l in read_receipt(_receipt_of(settings, "BASPRO_03_01_06_Invoice")) if l["line"]]
+    (note_line,) = [l for l in read_receipt(_receipt_of(settings, "BASPRO_03_01_06_CreditNote")) if l["line"]]
+    assert (invoice_line["invoice_number"], invoice_line["outcome"]) == ("A00095678", "BAD_NATIONAL_ID")
+    assert (note_line["invoice_number"], note_line["outcome"]) == ("A00095679", "BAD_NATIONAL_ID")
+    assert note_line["message"].startswith("debtor_national_id is not a valid cvr")
+    with Ledger(settings) as ledger:
+        assert ledger.postings() == {}
+
+
+def _receipt_of(settings, prefix: str) -> Path:
+    (path,) = [p for p in receipts(settings, "svea") if p.name.startswith(f"receipt_{prefix}")]
+    return path
