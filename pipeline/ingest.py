@@ -107,12 +107,23 @@ def run_ingest(settings: Settings, as_of: date, run_id: str, creditor_id: str | 
     engine = open_ledger(settings)
     total = IngestCounts()
     try:
+        _prepare_pass(engine, settings, registry)
         for cid in [creditor_id] if creditor_id else list(registry.creditors):
             stage = CreditorIngest(engine, settings, registry, registry.creditors[cid], as_of, run_id)
             total.add(stage.run(settle_seconds, on_file))
     finally:
         engine.dispose()
     return total
+
+
+def _prepare_pass(engine: Engine, settings: Settings, registry: Registry) -> None:
+    """Once a pass, before any inbox: the party folders, a clean scratch folder, the creditors in the ledger."""
+    home = Home(settings.home)
+    home.create_party_folders(registry)
+    home.scratch.mkdir(parents=True, exist_ok=True)
+    home.remove_stale_scratch(time())
+    with engine.begin() as conn:
+        repo.sync_creditors(conn, registry)
 
 
 class CreditorIngest:
@@ -132,11 +143,6 @@ class CreditorIngest:
     def run(self, settle_seconds: int | None = None,
             on_file: Callable[[str, str, IngestCounts], None] | None = None) -> IngestCounts:
         settle = self.registry.settle_seconds if settle_seconds is None else settle_seconds
-        self.home.create_party_folders(self.registry)
-        self.home.scratch.mkdir(parents=True, exist_ok=True)
-        self.home.remove_stale_scratch(time())
-        with self.engine.begin() as conn:
-            repo.sync_creditors(conn, self.registry)
         counts = IngestCounts()
         for file in self.inbox.list_ready(settle, time()):
             taken = self.take(file)
