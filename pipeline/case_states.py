@@ -7,8 +7,12 @@ Everything is data: `STATES` says which states are closed, `TRANSITIONS` maps (s
 
 Rules (formats.md §1.3, §3.1; mission.md):
 
-- OPEN is the amicable phase; DISPUTED stops collection until RESUME, which returns to the state before the
-  dispute (kept in ``cases.status_before_dispute``); COURT_APPROVED waits for the weekly court handoff.
+- OPEN is the amicable phase; COURT_APPROVED waits for the weekly court handoff.
+- A dispute is about claims (``invoices.disputed_since``): DISPUTE naming an invoice stops collection on that
+  claim; while other claims of the case are still collected, the case keeps its state (DISPUTE_CLAIM). When
+  no undisputed claim is left (or DISPUTE names the case), the case becomes DISPUTED. RESUME lifts the
+  dispute of the claim (or, naming the case, of all its claims); a DISPUTED case returns to the state before
+  the dispute (kept in ``cases.status_before_dispute``), another keeps its state (RESUME_CLAIM).
 - HANDED_OVER, WITHDRAWN, PAID and CLOSED are closed (``closed_on`` set). Nothing leaves a closed case,
   except WITHDRAW from HANDED_OVER, which records the fee plan's ``court_withdrawal_fee``.
 - WITHDRAW before the handoff records the fee plan's ``withdrawal_fee`` (charged to the creditor).
@@ -33,6 +37,8 @@ DISPUTE = "DISPUTE"
 PAID_DIRECTLY = "PAID_DIRECTLY"
 RESUME = "RESUME"
 INSTRUCTIONS = (APPROVE_COURT, WITHDRAW, DISPUTE, PAID_DIRECTLY, RESUME)
+DISPUTE_CLAIM = "DISPUTE_CLAIM"  # DISPUTE of one claim while the case's other claims are still collected
+RESUME_CLAIM = "RESUME_CLAIM"    # RESUME of claims of a case that is not DISPUTED as a whole
 
 STAY = "STAY"            # target: the state does not change
 PREVIOUS = "PREVIOUS"    # target: the state before the dispute
@@ -65,9 +71,13 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (OPEN, APPROVE_COURT): Transition(COURT_APPROVED, "court_approved"),
     (OPEN, WITHDRAW): _WITHDRAW,
     (OPEN, DISPUTE): Transition(DISPUTED, "disputed"),
+    (OPEN, DISPUTE_CLAIM): Transition(STAY, "claim_disputed"),
+    (OPEN, RESUME_CLAIM): Transition(STAY, "claim_resumed"),
     (OPEN, PAID_DIRECTLY): _PAID,
     (COURT_APPROVED, WITHDRAW): _WITHDRAW,
     (COURT_APPROVED, DISPUTE): Transition(DISPUTED, "disputed"),
+    (COURT_APPROVED, DISPUTE_CLAIM): Transition(STAY, "claim_disputed"),
+    (COURT_APPROVED, RESUME_CLAIM): Transition(STAY, "claim_resumed"),
     (COURT_APPROVED, PAID_DIRECTLY): _PAID,
     (DISPUTED, RESUME): Transition(PREVIOUS, "resumed"),
     (DISPUTED, WITHDRAW): _WITHDRAW,
@@ -100,7 +110,8 @@ def decide(state: str, instruction: str, before_dispute: str | None = None) -> D
     """What ``instruction`` does to a case in ``state`` (``before_dispute``: the state a DISPUTED case left)."""
     transition = TRANSITIONS.get((state, instruction))
     if transition is None:
-        return Refusal(f"{instruction} is not allowed for a case in state {state} ({STATES[state][1]})")
+        named = instruction.removesuffix("_CLAIM")
+        return Refusal(f"{named} is not allowed for a case in state {state} ({STATES[state][1]})")
     if transition.target == PREVIOUS:
         return Decision(before_dispute or OPEN, transition, None)
     target = state if transition.target == STAY else transition.target

@@ -35,6 +35,8 @@ DATE_FORMATS = ("YYYY-MM-DD", "DD-MM-YYYY", "DD.MM.YYYY", "DD/MM/YYYY")
 ENCODINGS = ("utf-8", "cp1252")
 DEFAULT_SETTLE_SECONDS = 30
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+DEFAULT_MAX_XML_DOCUMENT_BYTES = 50 * 1024**2
+DEBTOR_TYPES = ("business", "consumer")
 
 
 class ConfigError(ValueError):
@@ -52,6 +54,13 @@ class CsvLayout:
 
 
 @dataclass(frozen=True)
+class XmlLayout:
+    """What one creditor's UBL documents do not say: UBL invoices are B2B unless the creditor says otherwise."""
+
+    debtor_type: str = "business"
+
+
+@dataclass(frozen=True)
 class Party:
     name: str
     vat_id: str
@@ -66,6 +75,7 @@ class Creditor(Party):
     currency: str = ""
     fee_plan: str = ""
     csv: CsvLayout = field(default_factory=CsvLayout)
+    xml: XmlLayout = field(default_factory=XmlLayout)
 
     @property
     def legal_id(self) -> str:
@@ -100,6 +110,7 @@ class Registry:
     supported_countries: frozenset[str]
     settle_seconds: int
     max_file_bytes: int
+    max_xml_document_bytes: int  # one Invoice/CreditNote; a wrapper of many small ones may be far larger
 
 
 @dataclass(frozen=True)
@@ -253,6 +264,7 @@ def _build_registry(raw: dict, problems: list[str]) -> Registry:
         supported_countries=frozenset(countries),
         settle_seconds=ingest.integer("settle_seconds", DEFAULT_SETTLE_SECONDS),
         max_file_bytes=ingest.integer("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
+        max_xml_document_bytes=ingest.integer("max_xml_document_bytes", DEFAULT_MAX_XML_DOCUMENT_BYTES),
     )
 
 
@@ -293,7 +305,16 @@ def _creditor(table: dict, index: int, fee_plans: dict[str, FeePlan], problems: 
     if fee_plan and fee_plan not in fee_plans:
         reader.problem("fee_plan", f"unknown fee plan {fee_plan!r} (known: {', '.join(sorted(fee_plans)) or 'none'})")
     return Creditor(**party.__dict__, id=creditor_id, currency=currency, fee_plan=fee_plan,
-                    csv=_csv_layout(reader.table.get("csv", {}), f"{reader.prefix}.csv", problems))
+                    csv=_csv_layout(reader.table.get("csv", {}), f"{reader.prefix}.csv", problems),
+                    xml=_xml_layout(reader.table.get("xml", {}), f"{reader.prefix}.xml", problems))
+
+
+def _xml_layout(table: dict, prefix: str, problems: list[str]) -> XmlLayout:
+    reader = _Reader(table, prefix, problems)
+    layout = XmlLayout(debtor_type=reader.text("debtor_type", "business").lower())
+    if layout.debtor_type not in DEBTOR_TYPES:
+        reader.problem("debtor_type", f"{layout.debtor_type!r} must be one of {', '.join(DEBTOR_TYPES)}")
+    return layout
 
 
 def _csv_layout(table: dict, prefix: str, problems: list[str]) -> CsvLayout:

@@ -296,11 +296,12 @@ class InvoiceFileLoader:
         self.outcomes: Counter = Counter()
         self.cases_opened = 0
         self.credit_notes: list[pd.DataFrame] = []
-        self.judged_lines: dict[str, int] = {}  # numbers judged on earlier lines but not (yet) this file's claims
+        self.judged_lines: dict[tuple, int] = {}  # (type, number) judged on earlier lines, not (yet) in the ledger
 
     def load(self, path: Path, kind: str) -> dict:
         for frame in self._frames(path, kind):
-            judge(frame, self.stage.as_of, self.stage.registry.supported_countries)
+            judge(frame, self.stage.as_of, self.stage.registry.supported_countries,
+                  drop_invalid_national_ids=kind == "invoice_xml")
             frame["case_id"] = pd.array([None] * len(frame), dtype=object)
             self._batch(frame)
         self._apply_credit_notes()
@@ -311,7 +312,8 @@ class InvoiceFileLoader:
         """The file's typed batches from the parser of its kind; every kind yields the same columns."""
         registry = self.stage.registry
         if kind == "invoice_xml":
-            return read_ubl_invoices(path, self.creditor.legal_id, self.creditor.currency, registry.max_file_bytes)
+            return read_ubl_invoices(path, self.creditor.legal_id, self.creditor.currency, registry.max_file_bytes,
+                                     layout=self.creditor.xml, max_document_bytes=registry.max_xml_document_bytes)
         return read_invoice_csv(path, self.creditor.csv, self.creditor.currency, registry.max_file_bytes)
 
     def _batch(self, frame: pd.DataFrame) -> None:
@@ -326,19 +328,22 @@ class InvoiceFileLoader:
         deferred = fresh & is_credit
         if deferred.any():
             self.credit_notes.append(frame.loc[deferred].copy())
-            self.judged_lines.update(zip(frame.loc[deferred, "invoice_number"], frame.loc[deferred, "line"]))
+            self.judged_lines.update(zip(zip(frame.loc[deferred, "document_type"], frame.loc[deferred, "invoice_number"]),
+                                         frame.loc[deferred, "line"]))
         self._receipt_lines(frame.loc[~deferred])
 
     def _against_ledger(self, frame: pd.DataFrame, valid: np.ndarray) -> None:
+        """DUPLICATE_IN_FILE, DUPLICATE or CONFLICT by the natural key (document type, number)."""
         rows = frame.loc[valid]
         known = repo.known_invoices(self.conn, self.creditor.id, rows["invoice_number"].unique().tolist())
-        known = known.set_index("invoice_number")
-        joined = rows.join(known, on="invoice_number", rsuffix="_known")
+        known = known.set_index(["known_type", "invoice_number"])
+        joined = rows.join(known, on=["document_type", "invoice_number"], rsuffix="_known")
+        keys = pd.Series(list(zip(joined["document_type"], joined["invoice_number"])), index=joined.index)
         in_ledger = joined["invoice_id"].notna().to_numpy()
         from_this_file = in_ledger & (joined["file_id"] == self.file_id).to_numpy()
-        first_line = joined.groupby("invoice_number")["line"].transform("first").to_numpy()
-        earlier_in_batch = joined.duplicated("invoice_number", keep="first").to_numpy()
-        earlier_batch = joined["invoice_number"].map(self.judged_lines)
+        first_line = joined.groupby(["document_type", "invoice_number"])["line"].transform("first").to_numpy()
+        earlier_in_batch = keys.duplicated(keep="first").to_numpy()
+        earlier_batch = keys.map(self.judged_lines)
         repeated = from_this_file | earlier_in_batch | earlier_batch.notna().to_numpy()
         earlier_line = np.where(from_this_file, joined["known_line"],
                                 np.where(earlier_batch.notna(), earlier_batch, first_line))
@@ -346,8 +351,10 @@ class InvoiceFileLoader:
         conflict = in_ledger & ~repeated & ~same
         index = joined.index
         frame.loc[index[repeated], "outcome"] = "DUPLICATE_IN_FILE"
-        frame.loc[index[repeated], "message"] = [f"invoice_number already on line {int(n)} of this file"
-                                                 for n in earlier_line[repeated]]
+        frame.loc[index[repeated], "message"] = [
+            f"{_document(kind)} {number} already on line {int(n)} of this file"
+            for kind, number, n in zip(joined.loc[repeated, "document_type"], joined.loc[repeated, "invoice_number"],
+                                       earlier_line[repeated])]
         for mask, code, text in ((same, "DUPLICATE", "received before in {} line {}; nothing changed"),
                                  (conflict, "CONFLICT", "received before in {} line {} with different content; "
                                                         "nothing changed (use a credit note to correct a claim)")):
@@ -357,7 +364,7 @@ class InvoiceFileLoader:
             # ints, not the float64 the join makes of a column with gaps: COPY into an integer column
             # rejects "8.0", and PostgreSQL failed every file that mixed new claims with ones sent before
             frame.loc[index[mask], "case_id"] = [int(case) for case in joined.loc[mask, "case_id_known"]]
-            self.judged_lines.update(zip(joined.loc[mask, "invoice_number"], joined.loc[mask, "line"]))
+            self.judged_lines.update(zip(keys[mask], joined.loc[mask, "line"]))
 
     def _accept_invoices(self, frame: pd.DataFrame, mask: np.ndarray) -> None:
         rows = frame.loc[mask]
@@ -413,8 +420,8 @@ class InvoiceFileLoader:
         if not self.credit_notes:
             return
         notes = pd.concat(self.credit_notes)
-        targets = repo.known_invoices(self.conn, self.creditor.id,
-                                      notes["credited_invoice_number"].unique().tolist()).set_index("invoice_number")
+        targets = repo.known_invoices(self.conn, self.creditor.id, notes["credited_invoice_number"].unique().tolist())
+        targets = targets[targets["known_type"] == "invoice"].set_index("invoice_number")
         balance = repo.invoice_balances(self.conn, targets["invoice_id"].astype(int).tolist())
         applied = []
         for index, note in notes.iterrows():
@@ -468,7 +475,7 @@ class InvoiceFileLoader:
 
 def _judge_credit_note(note, target, balance: dict[int, int]) -> tuple[str, str]:
     credited = note.credited_invoice_number
-    if target is None or target.known_type != "invoice":
+    if target is None:
         return "UNKNOWN_CREDITED_INVOICE", f"credited invoice {credited} is not a claim of yours on file"
     if target.known_currency != note.currency:
         return "BAD_CURRENCY", f"currency {note.currency} differs from invoice {credited}'s {target.known_currency}"
@@ -477,6 +484,10 @@ def _judge_credit_note(note, target, balance: dict[int, int]) -> tuple[str, str]
         return "BAD_AMOUNT", (f"credit note {format_minor(note.amount_minor, note.currency)} exceeds the "
                               f"{format_minor(left, note.currency)} {note.currency} outstanding on invoice {credited}")
     return "ACCEPTED", f"reduces invoice {credited} by {format_minor(note.amount_minor, note.currency)} {note.currency}"
+
+
+def _document(document_type: str) -> str:
+    return "credit note" if document_type == "credit_note" else "invoice"
 
 
 def _content_hashes(rows: pd.DataFrame) -> list[str]:

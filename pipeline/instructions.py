@@ -8,12 +8,13 @@ receipt line, case event (the transition's kind; detail with the change and the 
 
 A line names its case by ``invoice_number`` (any document of this creditor) or ``case_number``; a number
 of another creditor is UNKNOWN_CASE, exactly like one that does not exist. Lines see the effect of the
-lines before them (a DISPUTE then a RESUME in one file both apply).
+lines before them (a DISPUTE then a RESUME in one file both apply). DISPUTE and RESUME naming an invoice
+act on that claim (see `case_states` for when the case's own state follows).
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -35,6 +36,17 @@ APPLIED = "APPLIED"
 
 
 @dataclass
+class Claim:
+    """A claim of a case as the lines of this file leave it."""
+
+    id: int
+    number: str
+    disputed_since: date | None
+    outstanding: int
+    changed: bool = False
+
+
+@dataclass
 class LiveCase:
     """A case as the lines of this file leave it."""
 
@@ -45,7 +57,13 @@ class LiveCase:
     before_dispute: str | None
     closed_on: date | None
     balance: int
+    claims: dict[int, Claim] = field(default_factory=dict)
     changed: bool = False
+
+    def collected_claims(self, leaving_out: list[Claim]) -> list[Claim]:
+        """Claims with something outstanding and no dispute, but those in ``leaving_out``."""
+        return [claim for claim in self.claims.values()
+                if claim.outstanding > 0 and claim.disputed_since is None and claim not in leaving_out]
 
 
 class InstructionApplier:
@@ -81,6 +99,11 @@ class InstructionApplier:
                                         case.status_before_dispute, case.closed_on, int(balances.get(case.id, 0)))
                       for case in found}
         self.by_number = {case.case_number: case for case in self.cases.values()}
+        claims = repo.case_claims(self.conn, list(self.cases))
+        outstanding = repo.invoice_balances(self.conn, [claim.id for claim in claims])
+        for claim in claims:
+            self.cases[claim.case_id].claims[claim.id] = Claim(claim.id, claim.invoice_number, claim.disputed_since,
+                                                               int(outstanding.get(claim.id, 0)))
 
     def _apply(self, row: InstructionRow) -> None:
         if row.outcome is not None:
@@ -88,13 +111,36 @@ class InstructionApplier:
         case, invoice_id = self._case_of(row)
         if case is None:
             return self._line(row, "UNKNOWN_CASE", f"{_named(row)} is not a case of yours on file", None)
-        decision = case_states.decide(case.status, row.instruction, case.before_dispute)
+        instruction, claims = self._scope(row, case, case.claims.get(invoice_id))
+        decision = case_states.decide(case.status, instruction, case.before_dispute)
+        if isinstance(claims, Refusal) and not case_states.is_closed(case.status):
+            decision = claims  # what is wrong with the claim says more than what the open state allows
         if isinstance(decision, Refusal):
             return self._line(row, "NOT_ALLOWED_IN_STATE", decision.reason, case.id)
         paid = self._payment(row, case) if decision.transition.payment else 0
         if isinstance(paid, str):
             return self._line(row, "BAD_AMOUNT", paid, case.id)
-        self._book(row, case, invoice_id, decision, paid)
+        self._book(row, case, invoice_id, decision, paid, claims)
+
+    @staticmethod
+    def _scope(row: InstructionRow, case: LiveCase, named: Claim | None) -> tuple[str, list[Claim] | Refusal]:
+        """The state machine's instruction for this line and the claims whose dispute it sets or lifts.
+
+        DISPUTE of one claim while others are still collected is DISPUTE_CLAIM (the case keeps its state);
+        RESUME of a case that is not DISPUTED as a whole is RESUME_CLAIM."""
+        if row.instruction == case_states.DISPUTE:
+            if named is not None and named.disputed_since is not None:
+                return row.instruction, Refusal(f"invoice {named.number} is already disputed")
+            claims = [named] if named is not None else case.collected_claims([])
+            return (case_states.DISPUTE_CLAIM if named is not None and case.collected_claims(claims)
+                    else case_states.DISPUTE), claims
+        if row.instruction == case_states.RESUME:
+            if named is not None and named.disputed_since is None:
+                return row.instruction, Refusal(f"invoice {named.number} is not disputed")
+            claims = [named] if named is not None else [c for c in case.claims.values() if c.disputed_since]
+            return (case_states.RESUME_CLAIM if case.status != case_states.DISPUTED and claims
+                    else case_states.RESUME), claims
+        return row.instruction, []
 
     def _case_of(self, row: InstructionRow) -> tuple[LiveCase | None, int | None]:
         by_invoice = self.invoices.get(row.invoice_number) if row.invoice_number else None
@@ -118,9 +164,16 @@ class InstructionApplier:
         return minor
 
     def _book(self, row: InstructionRow, case: LiveCase, invoice_id: int | None, decision: Decision,
-              paid: int) -> None:
+              paid: int, claims: list[Claim]) -> None:
         before = case.status
         changes = []
+        if claims:
+            disputing = row.instruction == case_states.DISPUTE
+            for claim in claims:
+                claim.disputed_since, claim.changed = (row.on_date if disputing else None), True
+            changes.append(f"{'dispute of' if disputing else 'dispute lifted on'} "
+                           f"{_claims(claims)}; {len(case.collected_claims([]))} of {len(case.claims)} "
+                           f"claims collected")
         if paid:
             self._posting(case, "direct_payment", -paid)
             case.balance -= paid
@@ -172,6 +225,9 @@ class InstructionApplier:
             repo.insert_rows(self.conn, case_events, case_id=case_id, invoice_id=invoice_id, kind=kind,
                              on_date=[d.isoformat() for d in on_date], file_id=self.file_id, run_id=stage.run_id,
                              detail=detail)
+        repo.update_claim_disputes(self.conn, [
+            dict(claim_pk=claim.id, new_disputed_since=claim.disputed_since)
+            for case in self.cases.values() for claim in case.claims.values() if claim.changed])
         repo.update_case_states(self.conn, [
             dict(case_pk=c.id, new_status=c.status, new_before_dispute=c.before_dispute, new_closed_on=c.closed_on)
             for c in self.cases.values() if c.changed])
@@ -180,6 +236,10 @@ class InstructionApplier:
 def fee_minor(amount: Decimal, currency: str) -> int:
     """A fee plan amount (exact decimal) in the case currency's minor units, rounded half up to its digits."""
     return to_minor(amount.quantize(Decimal(1).scaleb(-minor_digits(currency)), ROUND_HALF_UP), currency)
+
+
+def _claims(claims: list[Claim]) -> str:
+    return f"invoice{'s' if len(claims) > 1 else ''} {', '.join(claim.number for claim in claims)}"
 
 
 def _named(row: InstructionRow) -> str:

@@ -225,12 +225,15 @@ def close_cases(conn: Connection, case_ids: Sequence[int], status: str, on: date
 
 
 def invoice_cases(conn: Connection, creditor_id: str, numbers: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """The creditor's documents among ``numbers``: invoice number -> (invoice id, case id)."""
+    """The creditor's documents among ``numbers``: number -> (document id, case id).
+
+    Where an invoice and a credit note share a number, the invoice is the one named."""
     found: dict[str, tuple[int, int]] = {}
     for chunk in _chunks(list(numbers)):
         found.update((number, (invoice, case)) for number, invoice, case in conn.execute(
             select(invoices.c.invoice_number, invoices.c.id, invoices.c.case_id)
-            .where(invoices.c.creditor_id == creditor_id, invoices.c.invoice_number.in_(chunk))).all())
+            .where(invoices.c.creditor_id == creditor_id, invoices.c.invoice_number.in_(chunk))
+            .order_by(invoices.c.document_type == "invoice")).all())
     return found
 
 
@@ -242,6 +245,24 @@ def creditor_cases(conn: Connection, creditor_id: str, case_ids: Sequence[int], 
                     or_(cases.c.id.in_(list(case_ids)), cases.c.case_number.in_(list(case_numbers))))
              .order_by(cases.c.id))
     return conn.execute(query).all()
+
+
+def case_claims(conn: Connection, case_ids: Sequence[int]) -> list:
+    """The claims (invoices, not credit notes) of the cases: case id, id, number, disputed since; by id."""
+    claims = []
+    for chunk in _chunks(list(case_ids)):
+        claims += conn.execute(select(invoices.c.case_id, invoices.c.id, invoices.c.invoice_number,
+                                      invoices.c.disputed_since)
+                               .where(invoices.c.case_id.in_(chunk), invoices.c.document_type == "invoice")
+                               .order_by(invoices.c.id)).all()
+    return claims
+
+
+def update_claim_disputes(conn: Connection, disputes: Sequence[dict]) -> None:
+    """``disputes``: dicts of claim_pk, new_disputed_since (None lifts the dispute)."""
+    if disputes:
+        conn.execute(update(invoices).where(invoices.c.id == bindparam("claim_pk")).values(
+            disputed_since=bindparam("new_disputed_since")), list(disputes))
 
 
 def update_case_states(conn: Connection, states: Sequence[dict]) -> None:

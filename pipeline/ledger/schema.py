@@ -3,8 +3,8 @@
 Money columns end in ``_minor`` and hold integer minor units. Money moves only as
 rows of ``postings`` (append-only, signed); a balance is a sum of postings.
 Natural keys are unique constraints, so every write is idempotent by key:
-files by (creditor, SHA-256), debtors by (creditor, debtor ref), claims by
-(creditor, invoice number), and at most one open case per (creditor, debtor, currency).
+files by (creditor, SHA-256), debtors by (creditor, debtor ref), documents by
+(creditor, document type, number), and at most one open case per (creditor, debtor, currency).
 """
 from __future__ import annotations
 
@@ -116,7 +116,8 @@ invoices = Table(
     Column("content_sha", String(64), nullable=False),    # DUPLICATE vs CONFLICT
     Column("file_id", ForeignKey("ingested_files.id"), nullable=False),
     Column("line", Integer, nullable=False),
-    UniqueConstraint("creditor_id", "invoice_number"),
+    Column("disputed_since", Date),                       # set while the creditor disputes this claim
+    UniqueConstraint("creditor_id", "document_type", "invoice_number"),
     Index("ix_invoices_case_id", "case_id"),
 )
 

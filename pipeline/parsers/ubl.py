@@ -22,7 +22,7 @@ from lxml import etree
 from stdnum.dk import cvr
 from stdnum.se import orgnr
 
-from pipeline.config import CANONICAL_COLUMNS, CsvLayout
+from pipeline.config import CANONICAL_COLUMNS, DEFAULT_MAX_XML_DOCUMENT_BYTES, CsvLayout, XmlLayout
 from pipeline.parsers import FileRejected
 from pipeline.parsers.rows import RowConverter
 
@@ -42,13 +42,15 @@ NORDIC_SCHEMES = {"DK:CVR", "DK:SE", "SE:ORGNR", "0184", "0198", "0007", "9902",
 ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")
 
 
-def read_ubl_invoices(path: Path, creditor_legal_id: str, default_currency: str,
-                      max_bytes: int) -> Iterator[pd.DataFrame]:
+def read_ubl_invoices(path: Path, creditor_legal_id: str, default_currency: str, max_bytes: int, *,
+                      layout: XmlLayout = XmlLayout(),
+                      max_document_bytes: int = DEFAULT_MAX_XML_DOCUMENT_BYTES) -> Iterator[pd.DataFrame]:
     """Yield typed batches, one row per Invoice/CreditNote; raise FileRejected for a file-level problem.
 
     The frames have exactly the columns `invoice_csv.read_invoice_csv` yields. A document whose supplier
     is known to be another company than the creditor (``creditor_legal_id``: CVR or organisationsnummer)
-    is marked WRONG_CREDITOR.
+    is marked WRONG_CREDITOR. ``max_bytes`` limits the file, ``max_document_bytes`` each document in it
+    (one document's tree is held in memory; a wrapper streams, so it may hold many small documents).
     """
     size = path.stat().st_size
     if size == 0:
@@ -59,7 +61,7 @@ def read_ubl_invoices(path: Path, creditor_legal_id: str, default_currency: str,
     converter = RowConverter(CsvLayout(), default_currency)
     records: list[dict] = []
     line = 1
-    for record in _documents(path, _compact(creditor_legal_id)):
+    for record in _documents(path, _compact(creditor_legal_id), layout.debtor_type, max_document_bytes):
         records.append(record)
         if len(records) == BATCH_DOCUMENTS:
             yield converter.convert(_table(records), line)
@@ -80,31 +82,51 @@ def _refuse_declarations(path: Path) -> None:
             tail = window[-OVERLAP:]
 
 
-def _documents(path: Path, creditor_legal_id: str) -> Iterator[dict]:
+class _CountingReader:
+    """A binary file that counts the bytes the parser has read (how far into the file a document reaches)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.position += len(data)
+        return data
+
+
+def _documents(path: Path, creditor_legal_id: str, debtor_type: str, max_document_bytes: int) -> Iterator[dict]:
     """The text record of every Invoice/CreditNote in the file, in order, each element freed after use."""
     parser_options = dict(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
                           dtd_validation=False, remove_comments=True, remove_pis=True)
     depth = 0  # open Invoice/CreditNote elements: one nested inside a document is not a document of the file
     found = 0
+    started = 0  # bytes the parser had read when the current document started
     try:
-        for event, elem in etree.iterparse(str(path), events=("start", "end"), **parser_options):
-            if not isinstance(elem.tag, str):
-                continue
-            kind = DOCUMENTS.get(elem.tag)
-            if event == "start":
+        with path.open("rb") as raw:
+            reader = _CountingReader(raw)
+            for event, elem in etree.iterparse(reader, events=("start", "end"), **parser_options):
+                if depth and reader.position - started > max_document_bytes:
+                    raise FileRejected("FILE_TOO_LARGE", f"document {found + 1} of the file is larger than the "
+                                                         f"limit of {max_document_bytes} bytes for one document")
+                if not isinstance(elem.tag, str):
+                    continue
+                kind = DOCUMENTS.get(elem.tag)
+                if event == "start":
+                    if kind:
+                        depth += 1
+                        started = reader.position if depth == 1 else started
+                    elif depth == 0:
+                        _refuse_other_document(elem.tag)
+                    continue
                 if kind:
-                    depth += 1
-                elif depth == 0:
-                    _refuse_other_document(elem.tag)
-                continue
-            if kind:
-                depth -= 1
-                if depth == 0:
-                    found += 1
-                    yield _record(elem, kind, creditor_legal_id)
+                    depth -= 1
+                    if depth == 0:
+                        found += 1
+                        yield _record(elem, kind, creditor_legal_id, debtor_type)
+                        _free(elem)
+                elif depth == 0 and elem.getparent() is not None:
                     _free(elem)
-            elif depth == 0 and elem.getparent() is not None:
-                _free(elem)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position
         problem = re.sub(r", line \d+, column \d+$", "", exc.msg)
@@ -126,7 +148,7 @@ def _free(elem) -> None:
         del elem.getparent()[0]
 
 
-def _record(doc, kind: str, creditor_legal_id: str) -> dict:
+def _record(doc, kind: str, creditor_legal_id: str, debtor_type: str) -> dict:
     customer = doc.find("cac:AccountingCustomerParty/cac:Party", NS)
     party = _Party(customer)
     legal_id, scheme = party.legal_id()
@@ -143,7 +165,7 @@ def _record(doc, kind: str, creditor_legal_id: str) -> dict:
         "amount": _amount(payable.text if payable is not None else ""),
         "currency": (payable.get("currencyID") or "").strip() if payable is not None else "",
         "debtor_id": party.text("cac:PartyIdentification/cbc:ID") or party.text("cbc:EndpointID") or legal_id,
-        "debtor_type": "business",
+        "debtor_type": debtor_type,
         "debtor_name": party.text("cac:PartyName/cbc:Name") or party.text("cac:PartyLegalEntity/cbc:RegistrationName"),
         "debtor_national_id": _nordic_id(legal_id, scheme),
         **party.address(),

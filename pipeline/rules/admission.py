@@ -22,14 +22,19 @@ BY_DEBTOR = {"country": "debtor_country", "debtor_type": "debtor_type"}
 NATIONAL_ID_CHECKS = {"cpr": cpr, "cvr": cvr, "personnummer": personnummer, "orgnr": orgnr}
 
 
-def judge(frame: pd.DataFrame, as_of: date, supported_countries: frozenset[str]) -> None:
-    """Set ``outcome``/``message`` of rejected rows, ``below_minimum`` and compact national ids, in place."""
+def judge(frame: pd.DataFrame, as_of: date, supported_countries: frozenset[str],
+          drop_invalid_national_ids: bool = False) -> None:
+    """Set ``outcome``/``message`` of rejected rows, ``below_minimum`` and compact national ids, in place.
+
+    ``drop_invalid_national_ids``: an id that fails validation is dropped with a note instead of rejecting
+    the row (UBL: the customer's CompanyID is whatever the creditor's system holds, and the id is needed
+    only for the court stage; a CSV's ``debtor_national_id`` column is a promise, and is judged)."""
     today = np.datetime64(as_of, "s")
     invoice = (frame["document_type"] == "invoice").to_numpy()
     _mark(frame, ~frame["debtor_country"].isin(supported_countries), "UNSUPPORTED_COUNTRY",
           lambda r: f"debtor_country {r.debtor_country} is not a country we collect in "
                     f"(supported: {', '.join(sorted(supported_countries))})")
-    _national_ids(frame)
+    _national_ids(frame, drop_invalid_national_ids)
     _mark(frame, frame["invoice_date"] > today, "BAD_DATE",
           lambda r: f"invoice_date {_iso(r.invoice_date)} is in the future (as of {as_of})")
     _mark(frame, frame["due_date"] < frame["invoice_date"], "BAD_DATE",
@@ -59,7 +64,7 @@ def _iso(value) -> str:
     return str(value)[:10]
 
 
-def _national_ids(frame: pd.DataFrame) -> None:
+def _national_ids(frame: pd.DataFrame, drop_invalid: bool) -> None:
     """Validate each distinct (country, debtor type, id) once with python-stdnum; store the compact form."""
     kinds = load_table("national_ids").set_index(["country", "debtor_type"])["kinds"].to_dict()
     given = (frame["debtor_national_id"] != "") & frame["outcome"].isna()
@@ -73,9 +78,15 @@ def _national_ids(frame: pd.DataFrame) -> None:
     compact = np.array([verdicts.get(k, (k[2], None))[0] for k in keys], dtype=object)
     problem = np.array([verdicts.get(k, (None, None))[1] for k in keys], dtype=object)
     frame["debtor_national_id"] = compact
-    bad = pd.notna(problem)
-    frame.loc[bad & frame["outcome"].isna().to_numpy(), "message"] = problem[bad & frame["outcome"].isna().to_numpy()]
-    frame.loc[bad & frame["outcome"].isna().to_numpy(), "outcome"] = "BAD_NATIONAL_ID"
+    bad = pd.notna(problem) & frame["outcome"].isna().to_numpy()
+    if not bad.any():
+        return
+    if drop_invalid:
+        frame.loc[bad, "notes"] += [f"{reason} and was not stored; " for reason in problem[bad]]
+        frame.loc[bad, "debtor_national_id"] = ""
+    else:
+        frame.loc[bad, "message"] = problem[bad]
+        frame.loc[bad, "outcome"] = "BAD_NATIONAL_ID"
 
 
 def _check_national_id(kinds: str | None, value: str) -> tuple[str, str | None]:

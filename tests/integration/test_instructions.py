@@ -123,10 +123,57 @@ def test_open_states_refuse_what_they_do_not_allow_and_resume_restores_the_state
     lines = receipt_of(acme, "acme", "instructions.csv")
     assert [line["outcome"] for line in lines[:-1]] == [outcome for _, outcome in steps]
     assert "state DISPUTED" in lines[6]["message"] and lines[6]["message"].startswith("APPROVE_COURT")
-    assert lines[7]["message"] == "DISPUTED -> COURT_APPROVED"
+    assert lines[4]["message"] == "COURT_APPROVED -> DISPUTED; dispute of invoice A-1; 0 of 1 claims collected"
+    assert lines[7]["message"] == "DISPUTED -> COURT_APPROVED; dispute lifted on invoice A-1; 1 of 1 claims collected"
     case, _, events = case_of(acme, "A-1")
     assert (case.status, case.status_before_dispute, case.closed_on) == ("COURT_APPROVED", None, None)
     assert [kind for kind, _, _ in events][2:] == ["court_approved", "disputed", "resumed"]
+
+
+TWO_CLAIMS = ("invoice_number,invoice_date,due_date,amount,currency,debtor_id,debtor_type,debtor_name,"
+              "debtor_address_line1,debtor_postcode,debtor_city,debtor_country\n"
+              "B-1,2026-05-01,2026-05-31,1000.00,DKK,D6,consumer,Bo Berg,Vej 6,2100,København,DK\n"
+              "B-2,2026-06-01,2026-06-30,2000.00,DKK,D6,consumer,Bo Berg,Vej 6,2100,København,DK\n")
+
+
+def disputes(settings) -> dict[str, date | None]:
+    engine = open_ledger(settings)
+    with engine.connect() as conn:
+        found = dict(conn.execute(select(invoices.c.invoice_number, invoices.c.disputed_since)
+                                  .where(invoices.c.invoice_number.in_(["B-1", "B-2"]))).all())
+    engine.dispose()
+    return found
+
+
+def test_a_dispute_stops_collection_on_its_claim_and_the_case_only_when_no_claim_is_left(acme):
+    ingest(acme, "acme", "two_claims.csv", TWO_CLAIMS)
+    steps = ["DISPUTE,B-1,,2026-11-02,", "DISPUTE,B-1,,,", "RESUME,B-2,,,", "DISPUTE,B-2,,2026-11-03,",
+             "RESUME,B-1,,,"]
+    ingest(acme, "acme", "instructions_1.csv", HEADER + "\n".join(steps) + "\n")
+    lines = receipt_of(acme, "acme", "instructions_1.csv")
+    assert [(l["outcome"], l["message"]) for l in lines[:-1]] == [
+        ("APPLIED", "OPEN -> OPEN; dispute of invoice B-1; 1 of 2 claims collected"),
+        ("NOT_ALLOWED_IN_STATE", "invoice B-1 is already disputed"),
+        ("NOT_ALLOWED_IN_STATE", "invoice B-2 is not disputed"),
+        ("APPLIED", "OPEN -> DISPUTED; dispute of invoice B-2; 0 of 2 claims collected"),
+        ("APPLIED", "DISPUTED -> OPEN; dispute lifted on invoice B-1; 1 of 2 claims collected"),
+    ]
+    assert disputes(acme) == {"B-1": None, "B-2": date(2026, 11, 3)}
+    case, _, events = case_of(acme, "B-1")
+    assert (case.status, case.status_before_dispute) == ("OPEN", None)
+    assert [e.kind for e in events] == ["case_opened", "claim_added", "claim_added", "claim_disputed", "disputed",
+                                        "resumed"]
+    by_case = "instruction,case_number,amount,date,note\n" + "".join(
+        f"{i},{case.case_number},,2026-11-04,\n" for i in ("RESUME", "RESUME", "DISPUTE"))
+    ingest(acme, "acme", "instructions_2.csv", by_case)
+    lines = receipt_of(acme, "acme", "instructions_2.csv")
+    assert [(l["outcome"], l["message"]) for l in lines[:-1]] == [
+        ("APPLIED", "OPEN -> OPEN; dispute lifted on invoice B-2; 2 of 2 claims collected"),
+        ("NOT_ALLOWED_IN_STATE", "RESUME is not allowed for a case in state OPEN (amicable collection)"),
+        ("APPLIED", "OPEN -> DISPUTED; dispute of invoices B-1, B-2; 0 of 2 claims collected"),
+    ]
+    assert disputes(acme) == {"B-1": date(2026, 11, 4), "B-2": date(2026, 11, 4)}
+    assert case_of(acme, "B-1")[2][-1].kind == "disputed"
 
 
 def test_resume_in_a_later_file_returns_to_the_state_before_the_dispute(acme):
@@ -178,7 +225,7 @@ def test_a_bom_semicolon_file_with_the_creditors_layout(settings):
     assert case.status == "OPEN"
     assert ("direct_payment", -123450, "DKK") in booked
     assert [(kind, on) for kind, on, _ in events[-3:]] == [
-        ("disputed", date(2026, 11, 20)), ("resumed", AS_OF), ("paid_directly", date(2026, 11, 25))]
+        ("claim_disputed", date(2026, 11, 20)), ("claim_resumed", AS_OF), ("paid_directly", date(2026, 11, 25))]
     assert events[-1][2].endswith("; note: Betalt i butikken")
 
 

@@ -108,7 +108,8 @@ class Ledger:
 
     def case_of(self, invoice_number: str) -> dict:
         row = self.conn.execute(select(cases).join(invoices, invoices.c.case_id == cases.c.id)
-                                .where(invoices.c.invoice_number == invoice_number)).one()
+                                .where(invoices.c.invoice_number == invoice_number,
+                                       invoices.c.document_type == "invoice")).one()
         return dict(row._mapping)
 
     def count(self, table) -> int:
@@ -254,10 +255,10 @@ def test_duplicate_in_file_names_the_first_line_and_only_the_first_is_taken(sett
     lines = receipt(settings, "acme", "outcome_duplicate_in_file.csv")
     assert outcomes(lines) == [
         (2, "DF-1", "ACCEPTED", ""),
-        (3, "DF-1", "DUPLICATE_IN_FILE", "invoice_number already on line 2 of this file"),
-        (4, "DF-1", "DUPLICATE_IN_FILE", "invoice_number already on line 2 of this file"),  # different amount
+        (3, "DF-1", "DUPLICATE_IN_FILE", "invoice DF-1 already on line 2 of this file"),
+        (4, "DF-1", "DUPLICATE_IN_FILE", "invoice DF-1 already on line 2 of this file"),  # different amount
         (5, "DF-2", "ACCEPTED", ""),
-        (6, "DF-2", "DUPLICATE_IN_FILE", "invoice_number already on line 5 of this file"),
+        (6, "DF-2", "DUPLICATE_IN_FILE", "invoice DF-2 already on line 5 of this file"),
     ]
     assert summary(lines) == "5 rows: 2 taken for collection, 3 not taken (ACCEPTED 2, DUPLICATE_IN_FILE 3)"
     assert_cases_only_on_taken_rows(lines)
@@ -599,6 +600,25 @@ def test_a_credit_note_in_a_later_file_reduces_an_earlier_invoice(settings):
         assert ledger.stats()["open_balance"] == {"DKK": "6000.00"}
 
 
+def test_invoices_and_credit_notes_are_separate_number_series(settings):
+    """The natural key is (creditor, document type, number): a credit note may carry its invoice's number
+    (PEPPOL's own correction example does); two documents of one type and number are still one."""
+    counts = ingest(settings, "acme", "credit_note_same_number.csv")
+    assert (counts.rows, counts.rows_taken, counts.cases_opened) == (4, 2, 1)
+    assert outcomes(receipt(settings, "acme", "credit_note_same_number.csv")) == [
+        (2, "SN-7", "ACCEPTED", ""),
+        (3, "SN-7", "ACCEPTED", "reduces invoice SN-7 by 150.00 DKK"),
+        (4, "SN-7", "DUPLICATE_IN_FILE", "credit note SN-7 already on line 3 of this file"),
+        (5, "SN-7", "DUPLICATE_IN_FILE", "invoice SN-7 already on line 2 of this file"),
+    ]
+    with Ledger(settings) as ledger:
+        assert ledger.postings() == {"principal": 190000, "credit_note": -15000}
+    first_three_lines = "".join((DATA / "credit_note_same_number.csv").read_text().splitlines(True)[:3])
+    drop(settings, "acme", "again.csv", first_three_lines)
+    run_ingest(settings, AS_OF, "test")
+    assert [l["outcome"] for l in receipt(settings, "acme", "again.csv")[:-1]] == ["DUPLICATE", "DUPLICATE"]
+
+
 def test_unknown_credited_invoice(settings):
     ingest(settings, "acme", "ledger_base.csv")
     counts = ingest(settings, "acme", "outcome_unknown_credited_invoice.csv")
@@ -786,11 +806,11 @@ def test_line_numbers_and_duplicates_stay_right_across_batches_and_the_fallback(
     number = 0
     for line in range(2, 42):
         if line == 12:
-            expected.append((12, "MR-03", "DUPLICATE_IN_FILE", "invoice_number already on line 4 of this file"))
+            expected.append((12, "MR-03", "DUPLICATE_IN_FILE", "invoice MR-03 already on line 4 of this file"))
         elif line == 22:
             expected.append((22, "MR-BAD", "MISSING_FIELD", "the row has 3 fields, the header 13"))
         elif line == 30:
-            expected.append((30, "MR-25", "DUPLICATE_IN_FILE", "invoice_number already on line 28 of this file"))
+            expected.append((30, "MR-25", "DUPLICATE_IN_FILE", "invoice MR-25 already on line 28 of this file"))
         elif line == 41:
             expected.append((41, "MR-CN", "ACCEPTED", "reduces invoice MR-01 by 100.00 DKK"))
         else:

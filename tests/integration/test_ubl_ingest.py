@@ -4,6 +4,7 @@ judged document by document; a hostile or unsupported XML file is rejected whole
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from pipeline.ingest import file_kind, run_ingest
 from pipeline.ledger.schema import cases, debtors, ingested_files, invoices, postings
 from pipeline.references import case_number_from_reference
 from tests.conftest import AS_OF, drop, read_receipt, receipts
-from tests.integration.test_outcomes import Ledger
+from tests.integration.test_outcomes import Ledger, add_creditors
 
 UBL = Path(__file__).parents[1] / "data" / "ubl"
 
@@ -89,25 +90,80 @@ def test_xml_files_are_invoices_and_instruction_files_are_instructions():
     assert file_kind("scan.pdf") == "unsupported"
 
 
-def test_the_oioubl_sample_pair_is_judged_on_its_made_up_customer_cvr(settings):
-    """The OIOUBL example invoice A00095678 and the credit note A00095679 that references it: their
-    customer's CVR fails its check digit, so both are BAD_NATIONAL_ID and nothing is booked. (Our own
-    wrapper file proves the accepted credit-note path.)"""
-    from datetime import date
+SAMPLE_PAIRS = [  # (creditor, as_of, folder, invoice file, credit note file, numbers, amount, currency)
+    ("svea", date(2018, 1, 15), "peppol-bis3/examples", "base-example.xml", "base-creditnote-correction.xml",
+     ("Snippet1", "Snippet1"), 165625, "EUR"),
+    ("acme", date(2006, 1, 15), "oioubl/official-examples/2.0.2", "BASPRO_03_01_06_Invoice_v2p2.xml",
+     "BASPRO_03_01_06_CreditNote_v2p2.xml", ("A00095678", "A00095679"), 631250, "DKK"),
+    ("oio", date(2006, 1, 15), "oioubl/gobl-dk-oioubl/examples", "invoice.xml", "credit-note.xml",
+     ("A00095678", "A00095679"), 631250, "DKK"),
+    ("acme", date(2024, 7, 1), "oioubl/oioubl3-examples", "OIOUBL3_Invoice_billing_with_response_base_Example.xml",
+     "OIOUBL3_CreditNote_billing_with_response_base_Example.xml", ("202400095678", "202400095679"), 631250, "DKK"),
+]
+OIO_CREDITOR = """
+[[creditor]]
+id = "oio"
+name = "OIOUBL sample supplier"
+vat_id = "DK16356700"
+country = "DK"
+currency = "DKK"
+iban = "DK5000400440116243"
+bic = "NDEADKKK"
+fee_plan = "standard"
+"""
 
-    sample = UBL / "oioubl" / "official-examples" / "2.0.2"
-    for name in ("BASPRO_03_01_06_Invoice_v2p2.xml", "BASPRO_03_01_06_CreditNote_v2p2.xml"):
-        drop(settings, "svea", name, sample / name)
-        run_ingest(settings, date(2006, 1, 15), name)  # the sample's own time: due 2005-11-25
-    (invoice_line,) = [l for l in read_receipt(_receipt_of(settings, "BASPRO_03_01_06_Invoice")) if l["line"]]
-    (note_line,) = [l for l in read_receipt(_receipt_of(settings, "BASPRO_03_01_06_CreditNote")) if l["line"]]
-    assert (invoice_line["invoice_number"], invoice_line["outcome"]) == ("A00095678", "BAD_NATIONAL_ID")
-    assert (note_line["invoice_number"], note_line["outcome"]) == ("A00095679", "BAD_NATIONAL_ID")
-    assert note_line["message"].startswith("debtor_national_id is not a valid cvr")
+
+@pytest.mark.parametrize("creditor, as_of, folder, invoice_file, note_file, numbers, amount, currency", SAMPLE_PAIRS,
+                         ids=lambda value: value if isinstance(value, str) and "/" in value else None)
+def test_a_sample_credit_note_reduces_the_sample_invoice_it_references(settings, creditor, as_of, folder,
+                                                                       invoice_file, note_file, numbers, amount,
+                                                                       currency):
+    """Each public invoice with its public credit note, at the samples' own time: the note credits the invoice
+    in full and the case closes. PEPPOL's correction note carries its invoice's own number (a separate number
+    series); the OIOUBL 2.0.2 and OIOUBL 3 customers' made-up CVRs are dropped with a note, not fatal."""
+    add_creditors(settings, OIO_CREDITOR)
+    for name in (invoice_file, note_file):
+        drop(settings, creditor, name, UBL / folder / name)
+        run_ingest(settings, as_of, name)
+    (invoice_line,) = [l for l in read_receipt(_receipt_of(settings, creditor, invoice_file)) if l["line"]]
+    (note_line,) = [l for l in read_receipt(_receipt_of(settings, creditor, note_file)) if l["line"]]
+    money = f"{amount // 100}.{amount % 100:02d} {currency}"
+    assert (invoice_line["invoice_number"], invoice_line["outcome"]) == (numbers[0], "ACCEPTED")
+    assert (note_line["invoice_number"], note_line["outcome"], note_line["message"]) == (
+        numbers[1], "ACCEPTED", f"reduces invoice {numbers[0]} by {money}")
+    assert note_line["case_number"] == invoice_line["case_number"] != ""
     with Ledger(settings) as ledger:
-        assert ledger.postings() == {}
+        assert ledger.postings() == {"principal": amount, "credit_note": -amount}
+        case = ledger.case_of(numbers[0])
+        assert (case["status"], case["closed_on"], case["currency"]) == ("CLOSED", as_of, currency)
 
 
-def _receipt_of(settings, prefix: str) -> Path:
-    (path,) = [p for p in receipts(settings, "svea") if p.name.startswith(f"receipt_{prefix}")]
+def test_an_invalid_customer_cvr_in_ubl_is_dropped_with_a_note(settings):
+    sample = UBL / "oioubl" / "official-examples" / "2.0.2" / "BASPRO_03_01_06_Invoice_v2p2.xml"
+    drop(settings, "acme", sample.name, sample)
+    run_ingest(settings, date(2006, 1, 15), "test")
+    (line,) = [l for l in read_receipt(_receipt_of(settings, "acme", sample.name)) if l["line"]]
+    assert (line["outcome"], line["message"]) == (
+        "ACCEPTED", "debtor_national_id is not a valid cvr or cpr (cvr: The number's checksum or check digit is "
+                    "invalid.; cpr: The number has an invalid length.) and was not stored")
+    with Ledger(settings) as ledger:
+        assert ledger.debtor("5798000416604")["national_id"] is None
+
+
+def _receipt_of(settings, creditor: str, file_name: str) -> Path:
+    (path,) = [p for p in receipts(settings, creditor) if p.name.startswith(f"receipt_{file_name}_")]
     return path
+
+
+def test_a_creditor_can_say_its_ubl_debtors_are_consumers(settings):
+    """[creditor.xml] debtor_type = "consumer": the debtor is a consumer, so consumer rules apply (the
+    customer's CVR is no CPR: dropped with a note)."""
+    add_creditors(settings, OIO_CREDITOR.replace('id = "oio"', 'id = "shop"').replace(
+        'vat_id = "DK16356700"', 'vat_id = "DK13585628"') + '[creditor.xml]\ndebtor_type = "consumer"\n')
+    counts, lines = ingest(settings, "shop", "own/acme_invoice.xml", "acme_invoice.xml")
+    assert (counts.rows_taken, lines[0]["outcome"]) == (1, "ACCEPTED")
+    assert lines[0]["message"] == ("debtor_national_id is not a valid cpr (cpr: The number has an invalid "
+                                   "length.) and was not stored")
+    with Ledger(settings) as ledger:
+        debtor = ledger.debtor("K-4711")
+        assert (debtor["debtor_type"], debtor["national_id"]) == ("consumer", None)

@@ -21,17 +21,22 @@ ALLOWED = {
     (cs.DISPUTED, cs.WITHDRAW): (cs.WITHDRAWN, "withdrawn"),
     (cs.DISPUTED, cs.PAID_DIRECTLY): (cs.DISPUTED, "paid_directly"),
     (cs.HANDED_OVER, cs.WITHDRAW): (cs.WITHDRAWN, "withdrawn_from_court"),
+    (cs.OPEN, cs.DISPUTE_CLAIM): (cs.OPEN, "claim_disputed"),
+    (cs.OPEN, cs.RESUME_CLAIM): (cs.OPEN, "claim_resumed"),
+    (cs.COURT_APPROVED, cs.DISPUTE_CLAIM): (cs.COURT_APPROVED, "claim_disputed"),
+    (cs.COURT_APPROVED, cs.RESUME_CLAIM): (cs.COURT_APPROVED, "claim_resumed"),
 }
 
 
 @pytest.mark.parametrize("state", list(cs.STATES))
-@pytest.mark.parametrize("instruction", cs.INSTRUCTIONS)
+@pytest.mark.parametrize("instruction", cs.INSTRUCTIONS + (cs.DISPUTE_CLAIM, cs.RESUME_CLAIM))
 def test_every_pair_is_allowed_or_refused_with_its_reason(state, instruction):
     decision = cs.decide(state, instruction)
     if (state, instruction) in ALLOWED:
         assert (decision.state, decision.event) == ALLOWED[(state, instruction)]
     else:
-        assert decision == cs.Refusal(f"{instruction} is not allowed for a case in state {state} "
+        named = instruction.removesuffix("_CLAIM")  # the creditor wrote DISPUTE or RESUME
+        assert decision == cs.Refusal(f"{named} is not allowed for a case in state {state} "
                                       f"({cs.STATES[state][1]})")
 
 

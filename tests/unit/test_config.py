@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.config import ConfigError, CsvLayout, load_registry
+from pipeline.config import XmlLayout, ConfigError, CsvLayout, load_registry
 from tests.conftest import REGISTRY
 
 
@@ -36,6 +36,7 @@ def test_a_valid_registry_loads(tmp_path):
     assert (acme.name, acme.vat_id, acme.country, acme.currency, acme.iban, acme.bic, acme.fee_plan) == \
            ("Acme ApS", "DK13585628", "DK", "DKK", "DK5000400440116243", "NDEADKKK", "standard")
     assert acme.csv == CsvLayout()
+    assert (acme.xml, svea.xml) == (XmlLayout("business"), XmlLayout("business"))
     assert dansk.csv == CsvLayout(encoding="cp1252", decimal=",", date_format="DD.MM.YYYY",
                                   columns={"fakturanr": "invoice_number", "kundenr": "debtor_id", "beløb": "amount"})
     assert (svea.legal_id, acme.legal_id) == ("5560360793", "13585628")
@@ -44,14 +45,18 @@ def test_a_valid_registry_loads(tmp_path):
     assert (plan.aged_surcharge_pct, plan.aged_threshold_days, plan.withdrawal_fee, plan.court_withdrawal_fee) == \
            (Decimal("4"), 180, Decimal("250.00"), Decimal("750.00"))
     assert registry.supported_countries == frozenset({"DK", "SE"})
-    assert (registry.settle_seconds, registry.max_file_bytes) == (0, 2 * 1024**3)
+    assert (registry.settle_seconds, registry.max_file_bytes, registry.max_xml_document_bytes) == (
+        0, 2 * 1024**3, 50 * 1024**2)
     assert registry.agency.vat_id == "DK12345674"
 
 
 def test_optional_ingest_and_agency_keys(tmp_path):
-    registry = load(tmp_path, changed("settle_seconds = 0", "settle_seconds = 30\nmax_file_bytes = 1000")
-                    .replace("[agency]", '[agency]\nsupported_countries = ["DK", "SE", "NO"]'))
-    assert (registry.settle_seconds, registry.max_file_bytes) == (30, 1000)
+    registry = load(tmp_path, changed("settle_seconds = 0", "settle_seconds = 30\nmax_file_bytes = 1000\n"
+                                                            "max_xml_document_bytes = 500")
+                    .replace("[agency]", '[agency]\nsupported_countries = ["DK", "SE", "NO"]')
+                    + '[creditor.xml]\ndebtor_type = "Consumer"\n')
+    assert (registry.settle_seconds, registry.max_file_bytes, registry.max_xml_document_bytes) == (30, 1000, 500)
+    assert registry.creditors["svea"].xml == XmlLayout(debtor_type="consumer")
     assert registry.supported_countries == frozenset({"DK", "SE", "NO"})
 
 
@@ -84,6 +89,8 @@ PROBLEMS = [
      "fee_plan.standard.withdrawal_fee: must be a non-negative decimal in quotes, e.g. \"250.00\", not 250.0"),
     ('aged_threshold_days = 180', 'aged_threshold_days = -1',
      "fee_plan.standard.aged_threshold_days: must be a non-negative integer, not -1"),
+    ('fee_plan = "standard"\n', 'fee_plan = "standard"\nxml = { debtor_type = "b2c" }\n',
+     "creditor[0] 'acme'.xml.debtor_type: 'b2c' must be one of business, consumer"),
     ('settle_seconds = 0', 'settle_seconds = "0"', "ingest.settle_seconds: must be a non-negative integer, not '0'"),
     ('[agency]', '[agency]\nsupported_countries = ["dk", "SE"]',
      "agency.supported_countries: 'dk' is not an ISO 3166-1 alpha-2 country code (upper case)"),

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import pipeline.parsers.ubl as ubl
-from pipeline.config import CsvLayout
+from pipeline.config import CsvLayout, XmlLayout
 from pipeline.parsers import FileRejected
 from pipeline.parsers.invoice_csv import read_invoice_csv
 from pipeline.parsers.ubl import read_ubl_invoices
@@ -181,6 +181,40 @@ def test_empty_and_too_large_files(tmp_path):
     with pytest.raises(FileRejected) as caught:
         read(UBL / "own/acme_invoice.xml", ACME, max_bytes=100)
     assert caught.value.code == "FILE_TOO_LARGE"
+
+
+def _wrapper(tmp_path, documents: int, note_bytes: int = 0) -> Path:
+    """A wrapper of copies of our own invoice, the first with a note of ``note_bytes`` characters."""
+    invoice = (UBL / "own/acme_invoice.xml").read_bytes().split(b"?>", 1)[1]
+    big = invoice.replace(b"<cbc:IssueDate>", b"<cbc:Note>" + b"x" * note_bytes + b"</cbc:Note><cbc:IssueDate>", 1)
+    path = tmp_path / "batch.xml"
+    path.write_bytes(b'<?xml version="1.0" encoding="UTF-8"?>\n<Batch>' + big + invoice * (documents - 1) + b"</Batch>")
+    return path
+
+
+def test_a_wrapper_may_be_far_larger_than_the_document_limit(tmp_path):
+    path = _wrapper(tmp_path, 400)
+    assert path.stat().st_size > 1_000_000
+    frames = list(read_ubl_invoices(path, ACME, "DKK", LIMIT, max_document_bytes=200_000))
+    assert sum(len(frame) for frame in frames) == 400
+
+
+def test_a_document_over_the_document_limit_rejects_the_file(tmp_path):
+    path = _wrapper(tmp_path, 3, note_bytes=300_000)
+    with pytest.raises(FileRejected) as caught:
+        list(read_ubl_invoices(path, ACME, "DKK", LIMIT, max_document_bytes=200_000))
+    assert (caught.value.code, caught.value.message) == (
+        "FILE_TOO_LARGE", "document 1 of the file is larger than the limit of 200000 bytes for one document")
+
+
+def test_the_document_limit_defaults_to_50_mb():
+    assert ubl.DEFAULT_MAX_XML_DOCUMENT_BYTES == 50 * 1024 * 1024
+
+
+def test_ubl_debtors_are_businesses_unless_the_creditor_says_otherwise():
+    assert read(UBL / "own/acme_invoice.xml", ACME).loc[0, "debtor_type"] == "business"
+    frames = read_ubl_invoices(UBL / "own/acme_invoice.xml", ACME, "DKK", LIMIT, layout=XmlLayout("consumer"))
+    assert pd.concat(list(frames)).iloc[0]["debtor_type"] == "consumer"
 
 
 def test_a_wrapper_without_invoices_is_unsupported(tmp_path):
