@@ -10,6 +10,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.config import ConfigError, Settings
+from pipeline.transport import TransportError
 
 
 def _as_of(text: str) -> date:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         return COMMANDS[args.command](settings, args)
-    except (ConfigError, KeyError, OSError) as exc:
+    except (ConfigError, KeyError, OSError, TransportError) as exc:
         print(f"inkasso {args.command}: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:

@@ -37,6 +37,8 @@ DEFAULT_SETTLE_SECONDS = 30
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
 DEFAULT_MAX_XML_DOCUMENT_BYTES = 50 * 1024**2
 DEBTOR_TYPES = ("business", "consumer")
+TRANSPORT_PARTIES = ("creditors", "bank", "partner", "finance")
+TRANSPORT_KINDS = ("local", "sftp")
 
 
 class ConfigError(ValueError):
@@ -58,6 +60,15 @@ class XmlLayout:
     """What one creditor's UBL documents do not say: UBL invoices are B2B unless the creditor says otherwise."""
 
     debtor_type: str = "business"
+
+
+@dataclass(frozen=True)
+class TransportChoice:
+    """How one party's files travel: the local folders, or the SFTP server of an Airflow connection."""
+
+    kind: str = "local"
+    connection: str = ""       # Airflow connection id (sftp); from the CLI: AIRFLOW_CONN_<ID> in the environment
+    base_path: str = ""        # the server folder holding the party folders; "" = the login's folder
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,7 @@ class Registry:
     settle_seconds: int
     max_file_bytes: int
     max_xml_document_bytes: int  # one Invoice/CreditNote; a wrapper of many small ones may be far larger
+    transport: dict[str, TransportChoice] = field(default_factory=dict)  # party (TRANSPORT_PARTIES) -> choice
 
 
 @dataclass(frozen=True)
@@ -265,7 +277,30 @@ def _build_registry(raw: dict, problems: list[str]) -> Registry:
         settle_seconds=ingest.integer("settle_seconds", DEFAULT_SETTLE_SECONDS),
         max_file_bytes=ingest.integer("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
         max_xml_document_bytes=ingest.integer("max_xml_document_bytes", DEFAULT_MAX_XML_DOCUMENT_BYTES),
+        transport=_transport(raw.get("transport", {}), problems),
     )
+
+
+def _transport(table: object, problems: list[str]) -> dict[str, TransportChoice]:
+    """``[transport]``: per party ``"local"``, or a table ``{ kind = "sftp", connection = "…", base_path = "…" }``."""
+    reader = _Reader(table, "transport", problems)
+    for party in reader.table:
+        if party not in TRANSPORT_PARTIES:
+            reader.problem(party, f"unknown party (known: {', '.join(TRANSPORT_PARTIES)})")
+    choices = {}
+    for party in TRANSPORT_PARTIES:
+        value = reader.table.get(party, "local")
+        party_reader = _Reader(value if isinstance(value, dict) else {"kind": value}, f"transport.{party}", problems)
+        choice = TransportChoice(party_reader.text("kind", "local"), party_reader.text("connection", ""),
+                                 party_reader.text("base_path", "").rstrip("/"))
+        if choice.kind not in TRANSPORT_KINDS:
+            party_reader.problem("kind", f"{choice.kind!r} must be one of {', '.join(TRANSPORT_KINDS)}")
+        if choice.kind == "sftp" and not choice.connection:
+            party_reader.problem("connection", "is required for sftp: the Airflow connection id of the server")
+        if ".." in choice.base_path.split("/"):
+            party_reader.problem("base_path", f"{choice.base_path!r} must not contain ..")
+        choices[party] = choice
+    return choices
 
 
 def _array_of_tables(raw: dict, key: str, problems: list[str]) -> list:

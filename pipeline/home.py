@@ -5,7 +5,6 @@ import shutil
 from pathlib import Path
 
 from pipeline.config import Registry
-from pipeline.transport.local import LocalInbox, LocalOutbox
 
 EXAMPLE_REGISTRY = '''# inkasso.toml: the agency, its creditors, fee plans and partners (formats.md §0).
 [agency]
@@ -58,12 +57,6 @@ class Home:
     def __init__(self, root: Path):
         self.root = root
 
-    def creditor_inbox(self, creditor_id: str) -> LocalInbox:
-        return LocalInbox(self.root / "creditors" / creditor_id / "inbox")
-
-    def creditor_outbox(self, creditor_id: str) -> LocalOutbox:
-        return LocalOutbox(self.root / "creditors" / creditor_id / "outbox")
-
     def archive_path(self, sha256: str) -> Path:
         return self.root / "archive" / sha256[:2] / sha256
 
@@ -91,7 +84,11 @@ class Home:
             registry.write_text(EXAMPLE_REGISTRY, encoding="utf-8")
 
     def create_party_folders(self, registry: Registry) -> None:
-        folders = [f"creditors/{c}/{box}" for c in registry.creditors for box in ("inbox", "outbox")]
-        folders += [f"partners/{p}/{box}" for p in registry.partners for box in ("inbox", "outbox")]
+        """The local folders of the parties whose files travel locally (SFTP parties' live on their servers)."""
+        local = {party for party, choice in registry.transport.items() if choice.kind == "local"}
+        folders = [f"creditors/{c}/{box}" for c in registry.creditors for box in ("inbox", "outbox")
+                   if "creditors" in local]
+        folders += [f"partners/{p}/{box}" for p in registry.partners for box in ("inbox", "outbox")
+                    if "partner" in local]
         for folder in folders:
             (self.root / folder).mkdir(parents=True, exist_ok=True)

@@ -44,8 +44,9 @@ from pipeline.parsers.invoice_csv import read_invoice_csv
 from pipeline.parsers.ubl import read_ubl_invoices
 from pipeline.references import reference_for
 from pipeline.rules.admission import judge
-from pipeline.transport import InboxFile
+from pipeline.transport import InboxFile, TransportError
 from pipeline.transport.local import copy_atomically
+from pipeline.transport.parties import PartyFiles, open_party_files
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,15 @@ def open_ledger(settings: Settings) -> Engine:
 def creditors_with_files(settings: Settings, now: float | None = None) -> list[str]:
     """Ids of the creditors whose inbox holds at least one complete file (the DAG maps over them)."""
     registry = settings.load_registry()
-    home = Home(settings.home)
     now = time() if now is None else now
-    return [cid for cid in registry.creditors
-            if home.creditor_inbox(cid).list_ready(registry.settle_seconds, now)]
+    with open_party_files(settings.home, registry, "creditors") as files:
+        return [cid for cid in registry.creditors
+                if files.inbox(creditor_folder(cid, "inbox")).list_ready(registry.settle_seconds, now)]
+
+
+def creditor_folder(creditor_id: str, box: str) -> str:
+    """A creditor's inbox or outbox, relative to the home folder or the creditors' SFTP base path."""
+    return f"creditors/{creditor_id}/{box}"
 
 
 def run_ingest(settings: Settings, as_of: date, run_id: str, creditor_id: str | None = None,
@@ -108,9 +114,10 @@ def run_ingest(settings: Settings, as_of: date, run_id: str, creditor_id: str | 
     total = IngestCounts()
     try:
         _prepare_pass(engine, settings, registry)
-        for cid in [creditor_id] if creditor_id else list(registry.creditors):
-            stage = CreditorIngest(engine, settings, registry, registry.creditors[cid], as_of, run_id)
-            total.add(stage.run(settle_seconds, on_file))
+        with open_party_files(settings.home, registry, "creditors") as files:
+            for cid in [creditor_id] if creditor_id else list(registry.creditors):
+                stage = CreditorIngest(engine, settings, registry, registry.creditors[cid], as_of, run_id, files)
+                total.add(stage.run(settle_seconds, on_file))
     finally:
         engine.dispose()
     return total
@@ -130,25 +137,39 @@ class CreditorIngest:
     """One pass over one creditor's inbox."""
 
     def __init__(self, engine: Engine, settings: Settings, registry: Registry, creditor: Creditor,
-                 as_of: date, run_id: str):
+                 as_of: date, run_id: str, files: PartyFiles):
         self.engine = engine
         self.registry = registry
         self.creditor = creditor
         self.as_of = as_of
         self.run_id = run_id
         self.home = Home(settings.home)
-        self.inbox = self.home.creditor_inbox(creditor.id)
-        self.outbox = self.home.creditor_outbox(creditor.id)
+        self.inbox = files.inbox(creditor_folder(creditor.id, "inbox"))
+        self.outbox = files.outbox(creditor_folder(creditor.id, "outbox"))
 
     def run(self, settle_seconds: int | None = None,
             on_file: Callable[[str, str, IngestCounts], None] | None = None) -> IngestCounts:
+        """Take every complete file. A file that cannot be read or answered for a reason that will not pass
+        by itself (permission denied, say) is left in the inbox, the others are taken, and the pass then
+        fails naming it; a transient fault that outlasts the retries fails the pass at once."""
         settle = self.registry.settle_seconds if settle_seconds is None else settle_seconds
         counts = IngestCounts()
+        failures = []
         for file in self.inbox.list_ready(settle, time()):
-            taken = self.take(file)
+            try:
+                taken = self.take(file)
+            except TransportError as error:
+                if error.transient:
+                    raise
+                log.error("%s/%s: left in the inbox: %s", self.creditor.id, file.name, error)
+                failures.append(str(error))
+                continue
             counts.add(taken)
             if on_file is not None:
                 on_file(self.creditor.id, file.name, taken)
+        if failures:
+            raise TransportError(f"creditor {self.creditor.id}: {len(failures)} file(s) left in the inbox: "
+                                 + "; ".join(failures), transient=False)
         return counts
 
     def take(self, file: InboxFile) -> IngestCounts:

@@ -1,15 +1,19 @@
-"""Shared fixtures: a throwaway INKASSO_HOME, and the ledger on SQLite and on a real PostgreSQL.
+"""Shared fixtures: a throwaway INKASSO_HOME, the ledger on SQLite and on a real PostgreSQL, Airflow's
+metadata database, and a real OpenSSH server for the SFTP transport.
 
 PostgreSQL is the server at INKASSO_TEST_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
 each test gets a database of its own, dropped afterwards. Where no server answers, the
-PostgreSQL variants skip and say so.
+PostgreSQL variants skip and say so. Likewise the SFTP tests skip, saying so, where `sshd` is not installed.
 """
 from __future__ import annotations
 
 import csv
+import json
 import os
+import shutil
 import textwrap
 import uuid
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -17,8 +21,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from pipeline.airflow_runner import airflow_environment
 from pipeline.config import Settings
 from pipeline.home import Home
+from tests.sshd import MISSING, SSHD, SftpServer, remove_server, start_server
 
 DATA = Path(__file__).parent / "data"
 AS_OF = date(2026, 11, 26)
@@ -123,6 +129,53 @@ def settings(tmp_path, database_url, monkeypatch) -> Settings:
     settings.registry_path.write_text(REGISTRY, encoding="utf-8")
     Home(home).create_party_folders(settings.load_registry())
     return settings
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory):
+    """One Airflow metadata database for the session: Airflow reads its configuration once, at import."""
+    root = tmp_path_factory.mktemp("airflow-session")
+    env = airflow_environment(Settings(home=root, database_url=f"sqlite:///{root / 'unused.db'}"))
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW")})
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from airflow.utils.db import initdb
+
+    initdb()
+    yield root
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def sftp_server() -> SftpServer:
+    """A real sshd on a free loopback port with a throwaway host key and user key."""
+    if SSHD is None:
+        pytest.skip(MISSING)
+    server = start_server()
+    yield server
+    remove_server(server)
+
+
+SFTP_CONNECTION = "creditors_sftp"
+FAST_RETRIES = {"attempts": 3, "backoff_seconds": 0.1, "timeout": 10}
+
+
+@pytest.fixture
+def sftp_settings(settings, sftp_server, airflow_home, monkeypatch) -> Settings:
+    """The test home with the creditors' files on the SFTP server (connection given as AIRFLOW_CONN_…)."""
+    settings.registry_path.write_text(REGISTRY + f'\n[transport]\ncreditors = {{ kind = "sftp", '
+                                                 f'connection = "{SFTP_CONNECTION}" }}\n', encoding="utf-8")
+    use_connection(monkeypatch, sftp_server.connection(**FAST_RETRIES))
+    shutil.rmtree(settings.home / "creditors")  # the local folders the plain home had: unused now
+    return settings
+
+
+def use_connection(monkeypatch, connection: dict) -> None:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{SFTP_CONNECTION.upper()}", json.dumps(connection))
 
 
 def drop(settings: Settings, creditor: str, name: str, content: bytes | str | Path) -> Path:

@@ -1,7 +1,7 @@
 """Bytes in and out: an Inbox to take complete files from, an Outbox to put files into atomically.
 
-`local` implements them on folders under INKASSO_HOME; an SFTP implementation
-offers the same interface, so the stages never know where a file lives.
+`local` implements them on folders under INKASSO_HOME, `sftp` on a party's SFTP server; `parties` picks
+one per party as ``[transport]`` in inkasso.toml says, so the stages never know where a file lives.
 """
 from __future__ import annotations
 
@@ -11,6 +11,14 @@ from typing import Protocol
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".done")
 DONE_SUFFIX = ".done"
+
+
+class TransportError(Exception):
+    """A file could not be listed, read or written; ``transient`` faults may pass if tried again."""
+
+    def __init__(self, message: str, transient: bool):
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)

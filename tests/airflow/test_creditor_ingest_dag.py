@@ -2,37 +2,14 @@
 and every DAG file parsed by Airflow's DagBag quickly and without errors."""
 from __future__ import annotations
 
-import os
-import warnings
-
 import pytest
 
-from pipeline.airflow_runner import DAGS_FOLDER, airflow_environment, load_dag
-from pipeline.config import Settings
+from pipeline.airflow_runner import DAGS_FOLDER, load_dag
 from tests.conftest import AS_OF, drop, read_receipt, receipts
 
 pytestmark = pytest.mark.airflow
 HEADER = ("invoice_number,invoice_date,due_date,amount,debtor_id,debtor_type,debtor_name,debtor_address_line1,"
           "debtor_postcode,debtor_city,debtor_country\n")
-
-
-@pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory):
-    """One Airflow metadata database for the session: Airflow reads its configuration once, at import."""
-    root = tmp_path_factory.mktemp("airflow-session")
-    env = airflow_environment(Settings(home=root, database_url=f"sqlite:///{root / 'unused.db'}"))
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW")})
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from airflow.utils.db import initdb
-
-    initdb()
-    yield root
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def _task_states(dag_run) -> dict:
