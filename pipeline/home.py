@@ -19,6 +19,9 @@ supported_countries = ["DK", "SE"]
 settle_seconds = 30            # a file unchanged this long (or with a .done sidecar) is complete
 max_file_bytes = 2147483648
 
+# [transport]                  # where each party's files travel: "local" (these folders) unless set
+# creditors = { kind = "sftp", connection = "creditors_sftp" }   # an Airflow connection (README)
+
 [[creditor]]
 id = "acme"                    # [a-z0-9_-], 1-40 chars; the folder name
 name = "Acme ApS"

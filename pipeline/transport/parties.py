@@ -65,7 +65,8 @@ def sftp_endpoint(choice: TransportChoice) -> SftpEndpoint:
 
     The connection: host, port, login, password (or a key); extra ``host_key`` (required: the server's
     public key as in known_hosts), ``private_key`` or ``key_file``, ``private_key_passphrase``, and
-    optionally ``timeout``, ``keepalive_interval``, ``attempts``, ``backoff_seconds``."""
+    optionally ``conn_timeout`` (seconds), ``keepalive_interval``, ``attempts``, ``backoff_seconds`` (the
+    names of Airflow's SSH hook where it has one)."""
     from airflow.sdk import BaseHook  # imported here: Airflow takes seconds to import, local runs never need it
     from airflow.sdk.exceptions import AirflowNotFoundException
 
@@ -87,7 +88,7 @@ def sftp_endpoint(choice: TransportChoice) -> SftpEndpoint:
             host_key=extra["host_key"], password=connection.password or None,
             private_key=extra.get("private_key") or None, key_file=extra.get("key_file") or None,
             passphrase=extra.get("private_key_passphrase") or None, base_path=choice.base_path,
-            timeout=float(extra.get("timeout", 30)), keepalive_seconds=int(extra.get("keepalive_interval", 30)),
+            timeout=float(extra.get("conn_timeout", extra.get("timeout", 30))), keepalive_seconds=int(extra.get("keepalive_interval", 30)),
             attempts=int(extra.get("attempts", 4)), backoff_seconds=float(extra.get("backoff_seconds", 2)))
     except (TypeError, ValueError) as exc:
         raise TransportError(f"connection {choice.connection!r}: a number in its extra is not a number ({exc})",

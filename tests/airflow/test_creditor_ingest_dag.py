@@ -2,6 +2,8 @@
 and every DAG file parsed by Airflow's DagBag quickly and without errors."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pipeline.airflow_runner import DAGS_FOLDER, load_dag
@@ -53,6 +55,23 @@ def test_dag_ingests_each_creditor_with_files_in_its_own_mapped_task(airflow_hom
     assert str(again.state) == "success"
     assert _task_states(again)[("ingest_creditor", -1)] == "skipped"  # nothing waiting: no mapped task
     assert len(receipts(settings, "acme")) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_dag_ingests_over_sftp_with_its_connection_from_the_environment(sftp_settings, sftp_server):
+    """The same DAG, unchanged, with `[transport] creditors = sftp` and AIRFLOW_CONN_CREDITORS_SFTP set:
+    a creditor's upload on a real sshd is taken and its receipt appears in its outbox on that server."""
+    sftp_server.upload("creditors/svea/inbox/s.csv", HEADER + "S-1,2026-05-01,2026-05-31,3000.00,K1,consumer,"
+                                                              "Per Berg,Gata 1,11122,Stockholm,SE\n")
+    dag_run = load_dag("creditor_ingest").test(run_conf={"as_of": AS_OF.isoformat()})
+
+    assert str(dag_run.state) == "success"
+    assert _task_states(dag_run)[("ingest_creditor", "svea")] == "success"
+    assert _xcom(dag_run, "report")["rows_taken"] == 1
+    assert sftp_server.listdir("creditors/svea/inbox") == []
+    (receipt,) = sftp_server.listdir("creditors/svea/outbox")
+    lines = sftp_server.download(f"creditors/svea/outbox/{receipt}").decode().splitlines()
+    assert lines[1].startswith("2,S-1,ACCEPTED,,")
 
 
 def test_every_dag_file_parses_without_errors_in_well_under_a_second(airflow_home):
