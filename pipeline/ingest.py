@@ -30,7 +30,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.case_states import CLOSED, OPEN
+from pipeline.case_states import CLOSED, DISPUTED, OPEN
 from pipeline.config import Creditor, Registry, Settings
 from pipeline.exporters.receipt import receipt_name, render_receipt
 from pipeline.home import Home
@@ -91,8 +91,19 @@ def creditors_with_files(settings: Settings, now: float | None = None) -> list[s
     registry = settings.load_registry()
     now = time() if now is None else now
     with open_party_files(settings.home, registry, "creditors") as files:
-        return [cid for cid in registry.creditors
-                if files.inbox(creditor_folder(cid, "inbox")).list_ready(registry.settle_seconds, now)]
+        return [cid for cid in registry.creditors if _has_files(files, cid, registry.settle_seconds, now)]
+
+
+def _has_files(files: PartyFiles, creditor_id: str, settle_seconds: int, now: float) -> bool:
+    """Whether the creditor's inbox has complete files; an inbox that cannot be listed for a lasting reason
+    counts as having some, so that the creditor's own task fails and says why, and the others go on."""
+    try:
+        return bool(files.inbox(creditor_folder(creditor_id, "inbox")).list_ready(settle_seconds, now))
+    except TransportError as error:
+        if error.transient:
+            raise
+        log.error("%s: inbox cannot be listed: %s", creditor_id, error)
+        return True
 
 
 def creditor_folder(creditor_id: str, box: str) -> str:
@@ -112,14 +123,22 @@ def run_ingest(settings: Settings, as_of: date, run_id: str, creditor_id: str | 
         raise KeyError(f"unknown creditor {creditor_id!r}")
     engine = open_ledger(settings)
     total = IngestCounts()
+    failures = []
     try:
         _prepare_pass(engine, settings, registry)
         with open_party_files(settings.home, registry, "creditors") as files:
             for cid in [creditor_id] if creditor_id else list(registry.creditors):
                 stage = CreditorIngest(engine, settings, registry, registry.creditors[cid], as_of, run_id, files)
-                total.add(stage.run(settle_seconds, on_file))
+                try:
+                    total.add(stage.run(settle_seconds, on_file))
+                except TransportError as error:  # a lasting fault of one creditor's files: the others go on
+                    if error.transient:
+                        raise
+                    failures.append(str(error))
     finally:
         engine.dispose()
+    if failures:
+        raise TransportError("; ".join(failures), transient=False)
     return total
 
 
@@ -421,6 +440,7 @@ class InvoiceFileLoader:
         """(debtor, currency) -> the open case, opening the missing ones."""
         found = repo.open_cases(self.conn, self.creditor.id, rows["debtor_pk"].unique().tolist())
         case_of = {(int(d), c): int(i) for d, c, i in zip(found["debtor_id"], found["currency"], found["case_id"])}
+        self._resume_disputed(found[found["status"] == DISPUTED])
         pairs = rows.drop_duplicates(["debtor_pk", "currency"])
         new = pairs[[(d, c) not in case_of for d, c in zip(pairs["debtor_pk"], pairs["currency"])]]
         ids = repo.reserve_ids(self.conn, cases, len(new))
@@ -436,6 +456,18 @@ class InvoiceFileLoader:
         self.cases_opened += len(ids)
         case_of.update(zip(zip(new["debtor_pk"], new["currency"]), ids))
         return case_of
+
+    def _resume_disputed(self, joined: pd.DataFrame) -> None:
+        """A DISPUTED case has every claim disputed; a new claim joining it is not, so collection resumes:
+        the case returns to the state before the dispute (its disputed claims stay disputed)."""
+        if joined.empty:
+            return
+        states = [state or OPEN for state in joined["status_before_dispute"]]
+        repo.update_case_states(self.conn, [
+            dict(case_pk=int(case), new_status=state, new_before_dispute=None, new_closed_on=None)
+            for case, state in zip(joined["case_id"], states)])
+        self._events(joined["case_id"].astype(int), pd.Series([None] * len(joined), dtype=object), "resumed",
+                     [f"DISPUTED -> {state}: a new claim of this file is not disputed" for state in states])
 
     def _apply_credit_notes(self) -> None:
         if not self.credit_notes:

@@ -57,13 +57,32 @@ def _sqlite_begin_immediate(conn) -> None:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; a no-op when it is there already."""
+    run_migration(engine, lambda config: command.upgrade(config, "head"))
+
+
+def run_migration(engine: Engine, alembic_command) -> None:
+    """Run ``alembic_command(config)`` in one transaction on ``engine``.
+
+    SQLite changes a table by copying it (Alembic's batch mode) and dropping the old one, which rows of
+    other tables still reference: its foreign-key checks are off for the migration (they can only be
+    switched outside a transaction) and the whole database is checked before the commit instead."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # two first runs at once would both create the tables; the loser fails on a duplicate pg_type.
-            # The lock is held to the end of this transaction, so the second one then finds the schema
-            # at head. (SQLite: BEGIN IMMEDIATE already makes migrations queue.)
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # on the driver's connection: SQLAlchemy's would begin a transaction first
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    # two first runs at once would both create the tables; the loser fails on a duplicate
+                    # pg_type. The lock is held to the end of this transaction, so the second one then finds
+                    # the schema at head. (SQLite: BEGIN IMMEDIATE already makes migrations queue.)
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                config.attributes["connection"] = connection
+                alembic_command(config)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("the migration left rows whose foreign keys point nowhere; rolled back")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")

@@ -108,7 +108,7 @@ def upsert_debtors(conn: Connection, creditor_id: str, **columns) -> dict[str, i
 
 def open_cases(conn: Connection, creditor_id: str, debtor_ids: Sequence[int]) -> pd.DataFrame:
     columns = [cases.c.debtor_id, cases.c.currency, cases.c.id.label("case_id"), cases.c.case_number,
-               cases.c.payment_reference]
+               cases.c.payment_reference, cases.c.status, cases.c.status_before_dispute]
     frames = [pd.DataFrame(conn.execute(select(*columns).where(
         cases.c.creditor_id == creditor_id, cases.c.closed_on.is_(None), cases.c.debtor_id.in_(chunk))).all(),
         columns=[c.name for c in columns]) for chunk in _chunks(list(debtor_ids))]
@@ -225,13 +225,14 @@ def close_cases(conn: Connection, case_ids: Sequence[int], status: str, on: date
 
 
 def invoice_cases(conn: Connection, creditor_id: str, numbers: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """The creditor's documents among ``numbers``: number -> (document id, case id).
+    """The creditor's documents among ``numbers``: number -> (claim id, case id).
 
-    Where an invoice and a credit note share a number, the invoice is the one named."""
+    A credit note names the claim it credits. Where an invoice and a credit note share a number, the
+    invoice is the one named."""
     found: dict[str, tuple[int, int]] = {}
     for chunk in _chunks(list(numbers)):
-        found.update((number, (invoice, case)) for number, invoice, case in conn.execute(
-            select(invoices.c.invoice_number, invoices.c.id, invoices.c.case_id)
+        found.update((number, (credited or invoice, case)) for number, invoice, credited, case in conn.execute(
+            select(invoices.c.invoice_number, invoices.c.id, invoices.c.credited_invoice_id, invoices.c.case_id)
             .where(invoices.c.creditor_id == creditor_id, invoices.c.invoice_number.in_(chunk))
             .order_by(invoices.c.document_type == "invoice")).all())
     return found

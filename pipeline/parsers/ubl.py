@@ -129,6 +129,10 @@ def _documents(path: Path, creditor_legal_id: str, debtor_type: str, max_documen
                     _free(elem)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position
+        if "Resource limit exceeded" in exc.msg:  # huge_tree is off: a text node over 10 MB, or nesting too deep
+            raise FileRejected("FILE_TOO_LARGE", f"line {line}: a value (an embedded attachment, say) or the "
+                                                 "nesting is beyond the XML parser's safety limits (10 MB of text "
+                                                 "in one element)") from None
         problem = re.sub(r", line \d+, column \d+$", "", exc.msg)
         raise FileRejected("BAD_XML", f"the file is not well-formed XML: line {line}, column {column}: {problem}") from None
     if found == 0:

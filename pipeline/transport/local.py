@@ -1,6 +1,7 @@
 """The local transport: the party folders of formats.md §0 under INKASSO_HOME."""
 from __future__ import annotations
 
+import glob
 import io
 import logging
 import os
@@ -94,4 +95,8 @@ class LocalOutbox:
         return (self.folder / name).exists()
 
     def put(self, name: str, data: bytes) -> None:
+        """Write atomically; then sweep the temporary files an earlier try of this name left when its
+        process was killed mid-write (they are dot-named, so nobody took them for a receipt)."""
         write_atomically(self.folder / name, data)
+        for leftover in self.folder.glob(f".{glob.escape(name)}.*.tmp"):
+            leftover.unlink(missing_ok=True)

@@ -38,8 +38,8 @@ class SftpFiles:
 
     def inbox(self, folder: str) -> Inbox:
         remote = remote_join(self.choice.base_path, folder)
-        key = hashlib.sha256(remote.encode()).hexdigest()[:16]
-        return SftpInbox(self.session, remote, Sightings(self.state / self.choice.connection / f"{key}.json"))
+        key = hashlib.sha256(f"{self.choice.connection}\0{remote}".encode()).hexdigest()[:24]
+        return SftpInbox(self.session, remote, Sightings(self.state / f"{key}.json"))
 
     def outbox(self, folder: str) -> Outbox:
         return SftpOutbox(self.session, remote_join(self.choice.base_path, folder))
@@ -82,8 +82,11 @@ def sftp_endpoint(choice: TransportChoice) -> SftpEndpoint:
     if not extra.get("host_key"):
         raise TransportError(f"connection {choice.connection!r} has no extra host_key: the server's public key "
                              "(as in known_hosts) is required, unknown hosts are never trusted", transient=False)
+    if not (connection.password or extra.get("private_key") or extra.get("key_file")):
+        raise TransportError(f"connection {choice.connection!r} has neither a password nor a private_key or "
+                             "key_file", transient=False)
     try:
-        return SftpEndpoint(
+        endpoint = SftpEndpoint(
             host=connection.host or "", port=int(connection.port or 22), username=connection.login or "",
             host_key=extra["host_key"], password=connection.password or None,
             private_key=extra.get("private_key") or None, key_file=extra.get("key_file") or None,
@@ -93,3 +96,7 @@ def sftp_endpoint(choice: TransportChoice) -> SftpEndpoint:
     except (TypeError, ValueError) as exc:
         raise TransportError(f"connection {choice.connection!r}: a number in its extra is not a number ({exc})",
                              transient=False) from None
+    if endpoint.attempts < 1 or endpoint.timeout <= 0:
+        raise TransportError(f"connection {choice.connection!r}: attempts must be at least 1 and conn_timeout "
+                             "above 0", transient=False)
+    return endpoint

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import hashlib
 import io
 import json
 import logging
@@ -24,7 +25,6 @@ import posixpath
 import socket
 import stat
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -38,6 +38,7 @@ from pipeline.transport.local import write_atomically
 log = logging.getLogger(__name__)
 
 COPY_CHUNK = 1 << 20
+PREFETCH_REQUESTS = 64  # read-ahead of a download: 64 requests of 32 KiB in flight, not the whole file
 KEY_TYPES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
 TRANSIENT_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT,
                     errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN}
@@ -66,6 +67,11 @@ class SftpEndpoint:
         return f"{self.username}@{self.host}:{self.port}"
 
 
+class LocalFileError(OSError):
+    """Our own side of a transfer failed (the scratch disk is full or not writable): not the server's fault,
+    and nothing a reconnect mends."""
+
+
 class SftpSession:
     """One connection to one server for a whole pass; `call` runs an operation with retries."""
 
@@ -83,7 +89,7 @@ class SftpSession:
         for attempt in range(1, self.endpoint.attempts + 1):
             try:
                 return operation(self._connected())
-            except (FileNotFoundError, TransportError):
+            except (FileNotFoundError, TransportError, LocalFileError):
                 raise
             except PermissionError as exc:
                 raise TransportError(f"{what}: permission denied on {self.endpoint.address}",
@@ -147,6 +153,8 @@ def _connect(endpoint: SftpEndpoint) -> tuple[paramiko.SSHClient, paramiko.SFTPC
 def host_key_of(entry: str) -> paramiko.PKey:
     """The public key of a known-hosts entry: "ssh-ed25519 AAAA…" (a leading host name is allowed)."""
     tokens = entry.split()
+    if tokens and tokens[0].startswith("@"):
+        raise TransportError(f"host_key must be a plain known-hosts key, not a {tokens[0]} line", transient=False)
     for index, token in enumerate(tokens[:-1]):
         if token.startswith(("ssh-", "ecdsa-", "rsa-")):
             try:
@@ -177,8 +185,10 @@ def _private_key(endpoint: SftpEndpoint) -> paramiko.PKey | None:
 def classify(exc: BaseException, what: str, endpoint: SftpEndpoint) -> TransportError:
     """A specific, secret-free TransportError for a fault; transient ones are worth another try."""
     where = endpoint.address
-    if isinstance(exc, paramiko.AuthenticationException):
+    if isinstance(exc, paramiko.AuthenticationException) or "No authentication methods" in str(exc):
         return TransportError(f"{what}: authentication failed for {where} ({exc})", transient=False)
+    if isinstance(exc, paramiko.ChannelException):
+        return TransportError(f"{what}: {where} refused the SFTP channel ({exc})", transient=False)
     if isinstance(exc, paramiko.BadHostKeyException):
         return TransportError(f"{what}: host key of {endpoint.host}:{endpoint.port} does not match the configured one "
                               f"(server offered {exc.key.get_name()} {exc.key.fingerprint})", transient=False)
@@ -278,8 +288,8 @@ class SftpInbox:
 
     @staticmethod
     def _download(sftp: paramiko.SFTPClient, path: str, file: InboxFile, destination: Path) -> None:
-        with sftp.open(path, "rb") as remote, destination.open("wb") as local:
-            remote.prefetch(file.size)
+        with sftp.open(path, "rb") as remote, _LocalCopy(destination) as local:
+            remote.prefetch(file.size, max_concurrent_requests=PREFETCH_REQUESTS)
             copy(remote, local)
         size = destination.stat().st_size
         attrs = sftp.stat(path)
@@ -306,6 +316,29 @@ class SftpInbox:
                 pass
 
 
+class _LocalCopy:
+    """The local scratch file a download writes, whose own failures are LocalFileError."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> "_LocalCopy":
+        self.file = self._guarded(lambda: self.path.open("wb"))
+        return self
+
+    def write(self, data: bytes) -> None:
+        self._guarded(lambda: self.file.write(data))
+
+    def __exit__(self, *exc) -> None:
+        self._guarded(self.file.close)
+
+    def _guarded(self, action):
+        try:
+            return action()
+        except OSError as exc:
+            raise LocalFileError(f"cannot write the local copy {self.path}: {exc}") from exc
+
+
 class SftpOutbox:
     def __init__(self, session: SftpSession, folder: str):
         self.session = session
@@ -316,10 +349,11 @@ class SftpOutbox:
         return self.session.call(f"stat {path}", lambda sftp: _exists(sftp, path))
 
     def put(self, name: str, data: bytes) -> None:
-        """Upload to a dot-named ``.tmp`` file, check its size, rename it. The retries of one put reuse one
-        temporary name, so a try cut off midway leaves nothing behind once a later try succeeds."""
+        """Upload to a dot-named ``.tmp`` file, check its size, rename it. The temporary name comes from the
+        content, so a later put of the same bytes (a retry, or the next pass delivering the same receipt)
+        overwrites what a try cut off midway left, and nothing stays behind once one succeeds."""
         path = remote_join(self.folder, name)
-        temporary = remote_join(self.folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+        temporary = remote_join(self.folder, f".{name}.{hashlib.sha256(data).hexdigest()[:12]}.tmp")
         self.session.call(f"upload {path}", lambda sftp: self._upload(sftp, temporary, path, data))
 
     def _upload(self, sftp: paramiko.SFTPClient, temporary: str, path: str, data: bytes) -> None:
@@ -364,10 +398,15 @@ def _make_folders(sftp: paramiko.SFTPClient, folder: str) -> None:
 
 
 def _rename(sftp: paramiko.SFTPClient, source: str, target: str) -> None:
-    """posix-rename@openssh.com (atomic, replaces) where the server has it, else plain SFTP rename."""
+    """posix-rename@openssh.com (atomic, replaces) where the server has it, else plain SFTP rename.
+
+    The source gone while the target is there: another worker put the same bytes first."""
     try:
         sftp.posix_rename(source, target)
-    except (PermissionError, FileNotFoundError):
+    except FileNotFoundError:
+        if not _exists(sftp, target):
+            raise
+    except PermissionError:
         raise
     except IOError:
         sftp.rename(source, target)
@@ -376,5 +415,5 @@ def _rename(sftp: paramiko.SFTPClient, source: str, target: str) -> None:
 def _remove_quietly(sftp: paramiko.SFTPClient, path: str) -> None:
     try:
         sftp.remove(path)
-    except Exception:  # the connection may be gone: a dot-named .tmp is never taken, and is swept later
+    except Exception:  # the connection may be gone: a dot-named .tmp is never taken; the next put overwrites it
         pass

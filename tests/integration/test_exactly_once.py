@@ -48,6 +48,7 @@ from pipeline.ledger.schema import (case_events, cases, debtors, ingested_files,
 from pipeline.references import case_number_from_reference
 from pipeline.stats import ledger_stats
 from pipeline.transport.local import LocalInbox, LocalOutbox
+from pipeline.transport.parties import LocalFiles
 from tests.conftest import AS_OF, PG_URL, REGISTRY, drop, read_receipt, receipts
 
 INKASSO = Path(sys.executable).with_name("inkasso")
@@ -808,7 +809,8 @@ def two_workers(settings: Settings, monkeypatch, file_of: dict[str, str]) -> dic
     def work(name):
         worker_engine = make_engine(settings.database_url)
         try:
-            stage = CreditorIngest(worker_engine, settings, registry, registry.creditors["acme"], AS_OF, name)
+            stage = CreditorIngest(worker_engine, settings, registry, registry.creditors["acme"], AS_OF, name,
+                                   LocalFiles(settings.home))
             counts[name] = stage.take(files[file_of[name]])
         except Exception as exc:  # collected and asserted below
             errors.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")

@@ -162,6 +162,14 @@ def test_write_atomically_leaves_only_the_final_file(tmp_path):
     assert (tmp_path / "out" / "receipt.csv").read_bytes() == b"two"
 
 
+def test_a_put_sweeps_what_a_killed_earlier_try_of_that_name_left(tmp_path):
+    (tmp_path / ".receipt_a.csv_20261126T090000Z.csv.k3j2h1.tmp").write_bytes(b"half")
+    (tmp_path / ".receipt_b.csv_20261126T090000Z.csv.x9y8z7.tmp").write_bytes(b"another's")
+    LocalOutbox(tmp_path).put("receipt_a.csv_20261126T090000Z.csv", b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".receipt_b.csv_20261126T090000Z.csv.x9y8z7.tmp",
+                                                         "receipt_a.csv_20261126T090000Z.csv"]
+
+
 @pytest.mark.parametrize("failing", ["replace", "fsync"])
 def test_a_failed_atomic_write_leaves_neither_a_partial_file_nor_a_temporary_one(tmp_path, monkeypatch, failing):
     box = LocalOutbox(tmp_path)

@@ -136,13 +136,17 @@ TWO_CLAIMS = ("invoice_number,invoice_date,due_date,amount,currency,debtor_id,de
               "B-2,2026-06-01,2026-06-30,2000.00,DKK,D6,consumer,Bo Berg,Vej 6,2100,København,DK\n")
 
 
-def disputes(settings) -> dict[str, date | None]:
+def disputes_of(settings, *numbers: str) -> dict[str, date | None]:
     engine = open_ledger(settings)
     with engine.connect() as conn:
         found = dict(conn.execute(select(invoices.c.invoice_number, invoices.c.disputed_since)
-                                  .where(invoices.c.invoice_number.in_(["B-1", "B-2"]))).all())
+                                  .where(invoices.c.invoice_number.in_(numbers))).all())
     engine.dispose()
     return found
+
+
+def disputes(settings) -> dict[str, date | None]:
+    return disputes_of(settings, "B-1", "B-2")
 
 
 def test_a_dispute_stops_collection_on_its_claim_and_the_case_only_when_no_claim_is_left(acme):
@@ -174,6 +178,29 @@ def test_a_dispute_stops_collection_on_its_claim_and_the_case_only_when_no_claim
     ]
     assert disputes(acme) == {"B-1": date(2026, 11, 4), "B-2": date(2026, 11, 4)}
     assert case_of(acme, "B-1")[2][-1].kind == "disputed"
+
+
+def test_a_credit_note_number_names_the_claim_it_credits(acme):
+    ingest(acme, "acme", "two_claims.csv", TWO_CLAIMS)
+    ingest(acme, "acme", "note.csv", TWO_CLAIMS.splitlines(True)[0].replace("invoice_number,", "invoice_number,"
+           "document_type,credited_invoice_number,") + "CN-B2,credit_note,B-2,2026-06-15,,100.00,DKK,D6,consumer,"
+           "Bo Berg,Vej 6,2100,København,DK\n")
+    ingest(acme, "acme", "instructions_1.csv", HEADER + "DISPUTE,CN-B2,,2026-11-02,\n")
+    lines = receipt_of(acme, "acme", "instructions_1.csv")
+    assert lines[0]["message"] == "OPEN -> OPEN; dispute of invoice B-2; 1 of 2 claims collected"
+    assert disputes(acme) == {"B-1": None, "B-2": date(2026, 11, 2)}
+
+
+def test_a_new_claim_joining_a_disputed_case_resumes_its_collection(acme):
+    ingest(acme, "acme", "instructions_1.csv", HEADER + "APPROVE_COURT,A-1,,,\nDISPUTE,A-1,,,\n")
+    ingest(acme, "acme", "more.csv", TWO_CLAIMS.splitlines(True)[0] +
+           "A-9,2026-05-01,2026-05-31,1000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,København,DK\n")
+    case, _, events = case_of(acme, "A-9")
+    assert case_of(acme, "A-1")[0].id == case.id
+    assert (case.status, case.status_before_dispute) == ("COURT_APPROVED", None)
+    assert events[-2:] == [("resumed", AS_OF, "DISPUTED -> COURT_APPROVED: a new claim of this file is not disputed"),
+                           ("claim_added", AS_OF, "invoice A-9: 1000.00 DKK")]
+    assert disputes_of(acme, "A-1", "A-9") == {"A-1": AS_OF, "A-9": None}
 
 
 def test_resume_in_a_later_file_returns_to_the_state_before_the_dispute(acme):

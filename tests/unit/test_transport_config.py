@@ -66,6 +66,13 @@ def test_a_connection_must_pin_the_host_key(connection):
         connection(host="sftp.example", login="inkasso", extra={"host_key": HOST_KEY, "no_host_key_check": "true"})
 
 
+def test_a_connection_needs_a_password_or_key_and_sane_numbers(connection):
+    with pytest.raises(TransportError, match="has neither a password nor a private_key or key_file"):
+        connection(host="sftp.example", login="inkasso", extra={"host_key": HOST_KEY})
+    with pytest.raises(TransportError, match="attempts must be at least 1"):
+        connection(host="sftp.example", login="inkasso", password="x", extra={"host_key": HOST_KEY, "attempts": 0})
+
+
 def test_an_undefined_connection_says_how_to_define_it(airflow_home):
     with pytest.raises(TransportError) as caught:
         sftp_endpoint(TransportChoice("sftp", "nowhere", ""))
@@ -90,6 +97,8 @@ def test_host_key_entries():
         host_key_of("AAAAC3NzaC1lZDI1NTE5")
     with pytest.raises(TransportError, match="is not a public key"):
         host_key_of("ssh-ed25519 not-base64!")
+    with pytest.raises(TransportError, match="not a @revoked line"):
+        host_key_of(f"@revoked sftp.example {HOST_KEY}")
 
 
 @pytest.mark.parametrize("exc, transient, text", [

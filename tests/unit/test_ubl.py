@@ -207,6 +207,17 @@ def test_a_document_over_the_document_limit_rejects_the_file(tmp_path):
         "FILE_TOO_LARGE", "document 1 of the file is larger than the limit of 200000 bytes for one document")
 
 
+def test_a_text_node_over_the_parsers_10_mb_safety_limit_rejects_the_file(tmp_path):
+    """huge_tree stays off (formats.md §1.2): one element of more than 10 MB of text (an embedded PDF of about
+    7.5 MB in base64) is beyond lxml's limit, whatever the document limit."""
+    path = _wrapper(tmp_path, 1, note_bytes=10_500_000)
+    with pytest.raises(FileRejected) as caught:
+        list(read_ubl_invoices(path, ACME, "DKK", LIMIT * 10, max_document_bytes=50 * 2**20))
+    assert (caught.value.code, caught.value.message) == (
+        "FILE_TOO_LARGE", "line 9: a value (an embedded attachment, say) or the nesting is beyond the XML "
+                          "parser's safety limits (10 MB of text in one element)")
+
+
 def test_the_document_limit_defaults_to_50_mb():
     assert ubl.DEFAULT_MAX_XML_DOCUMENT_BYTES == 50 * 1024 * 1024
 

@@ -2,7 +2,8 @@
 
 The natural key of a document becomes (creditor, document type, number): PEPPOL's own example credit note
 carries the number of the invoice it corrects. ``invoices.disputed_since`` marks a claim the creditor
-disputed (DISPUTE naming the invoice) until RESUME.
+disputed (DISPUTE naming the invoice) until RESUME. Before this revision a dispute was the whole case's, so
+the claims of a DISPUTED case are disputed since the case's last ``disputed`` event.
 
 Revision ID: 0003
 Revises: 0002
@@ -20,6 +21,13 @@ def upgrade() -> None:
         batch.create_unique_constraint("uq_invoices_creditor_id_document_type_invoice_number",
                                        ["creditor_id", "document_type", "invoice_number"])
         batch.add_column(sa.Column("disputed_since", sa.Date))
+    op.execute("""
+        UPDATE invoices SET disputed_since = COALESCE(
+            (SELECT MAX(case_events.on_date) FROM case_events
+             WHERE case_events.case_id = invoices.case_id AND case_events.kind = 'disputed'),
+            (SELECT cases.opened_on FROM cases WHERE cases.id = invoices.case_id))
+        WHERE document_type = 'invoice'
+          AND case_id IN (SELECT id FROM cases WHERE status = 'DISPUTED')""")
 
 
 def downgrade() -> None:
