@@ -90,8 +90,12 @@ def creditors_with_files(settings: Settings, now: float | None = None) -> list[s
     """Ids of the creditors whose inbox holds at least one complete file (the DAG maps over them)."""
     registry = settings.load_registry()
     now = time() if now is None else now
-    with open_party_files(settings.home, registry, "creditors") as files:
-        return [cid for cid in registry.creditors if _has_files(files, cid, registry.settle_seconds, now)]
+    engine = open_ledger(settings)
+    try:
+        with open_party_files(settings.home, registry, "creditors", engine) as files:
+            return [cid for cid in registry.creditors if _has_files(files, cid, registry.settle_seconds, now)]
+    finally:
+        engine.dispose()
 
 
 def _has_files(files: PartyFiles, creditor_id: str, settle_seconds: int, now: float) -> bool:
@@ -126,7 +130,7 @@ def run_ingest(settings: Settings, as_of: date, run_id: str, creditor_id: str | 
     failures = []
     try:
         _prepare_pass(engine, settings, registry)
-        with open_party_files(settings.home, registry, "creditors") as files:
+        with open_party_files(settings.home, registry, "creditors", engine) as files:
             for cid in [creditor_id] if creditor_id else list(registry.creditors):
                 stage = CreditorIngest(engine, settings, registry, registry.creditors[cid], as_of, run_id, files)
                 try:

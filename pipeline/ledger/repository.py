@@ -13,7 +13,8 @@ from sqlalchemy import Connection, Table, bindparam, func, or_, select, text, up
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.config import Registry
-from pipeline.ledger.schema import cases, creditors, debtors, ingested_files, invoices, postings, receipt_lines
+from pipeline.ledger.schema import (cases, creditors, debtors, inbox_sightings, ingested_files, invoices, postings,
+                                    receipt_lines)
 
 CHUNK = 5000
 CASE_NUMBER_BASE = 10_000_000
@@ -282,3 +283,21 @@ def receipt_of(conn: Connection, file_id: int) -> list:
     return conn.execute(query).all()
 
 
+def inbox_sightings_of(conn: Connection, location: str) -> dict[str, tuple[int, int, float]]:
+    """What earlier listings of ``location`` saw: name -> (size, mtime, first seen)."""
+    return {name: (size, mtime, first) for name, size, mtime, first in conn.execute(
+        select(inbox_sightings.c.name, inbox_sightings.c.size_bytes, inbox_sightings.c.mtime,
+               inbox_sightings.c.first_seen).where(inbox_sightings.c.location == location)).all()}
+
+
+def record_inbox_sightings(conn: Connection, location: str, seen: dict[str, tuple[int, int, float]],
+                           forget: Sequence[str]) -> None:
+    """Forget the names in ``forget``, then remember ``seen`` (names not remembered yet; a concurrent
+    listing that remembered one first wins, which only makes that file wait a little longer)."""
+    for chunk in _chunks(list(forget)):
+        conn.execute(inbox_sightings.delete().where(inbox_sightings.c.location == location,
+                                                    inbox_sightings.c.name.in_(chunk)))
+    if seen:
+        conn.execute(_insert(conn, inbox_sightings).on_conflict_do_nothing(), [
+            dict(location=location, name=name, size_bytes=size, mtime=mtime, first_seen=first)
+            for name, (size, mtime, first) in seen.items()])

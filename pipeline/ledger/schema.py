@@ -8,7 +8,7 @@ files by (creditor, SHA-256), debtors by (creditor, debtor ref), documents by
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
                         MetaData, String, Table, Text, UniqueConstraint, text)
 
 metadata = MetaData(naming_convention={
@@ -149,4 +149,13 @@ case_events = Table(
     Column("run_id", Text, nullable=False),
     Column("detail", Text),
     Index("ix_case_events_case_id", "case_id"),
+)
+
+inbox_sightings = Table(
+    "inbox_sightings", metadata,
+    Column("location", Text, primary_key=True),           # connection id and remote folder
+    Column("name", Text, primary_key=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("mtime", BigInteger, nullable=False),          # the server's, in whole seconds
+    Column("first_seen", Float, nullable=False),          # our clock (epoch seconds) when this size and mtime were first seen
 )

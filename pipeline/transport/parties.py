@@ -6,10 +6,11 @@ paths on the SFTP server of the party's Airflow connection, over one connection 
 """
 from __future__ import annotations
 
-import hashlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from sqlalchemy import Engine
 
 from pipeline.config import Registry, TransportChoice
 from pipeline.transport import Inbox, Outbox, TransportError
@@ -29,17 +30,16 @@ class LocalFiles:
 
 
 class SftpFiles:
-    """A party's folders on its SFTP server; ``state`` keeps the listings that prove files complete."""
+    """A party's folders on its SFTP server; the ledger (``engine``) keeps the listings of its inboxes."""
 
-    def __init__(self, session: SftpSession, choice: TransportChoice, state: Path):
+    def __init__(self, session: SftpSession, choice: TransportChoice, engine: Engine):
         self.session = session
         self.choice = choice
-        self.state = state
+        self.engine = engine
 
     def inbox(self, folder: str) -> Inbox:
         remote = remote_join(self.choice.base_path, folder)
-        key = hashlib.sha256(f"{self.choice.connection}\0{remote}".encode()).hexdigest()[:24]
-        return SftpInbox(self.session, remote, Sightings(self.state / f"{key}.json"))
+        return SftpInbox(self.session, remote, Sightings(self.engine, f"{self.choice.connection}:{remote}"))
 
     def outbox(self, folder: str) -> Outbox:
         return SftpOutbox(self.session, remote_join(self.choice.base_path, folder))
@@ -49,14 +49,14 @@ PartyFiles = LocalFiles | SftpFiles
 
 
 @contextmanager
-def open_party_files(home: Path, registry: Registry, party: str) -> Iterator[PartyFiles]:
+def open_party_files(home: Path, registry: Registry, party: str, engine: Engine) -> Iterator[PartyFiles]:
     """The party's files for one pass; an SFTP connection opens on first use and closes at the end."""
     choice = registry.transport.get(party, TransportChoice())
     if choice.kind == "local":
         yield LocalFiles(home)
         return
     with SftpSession(sftp_endpoint(choice)) as session:
-        yield SftpFiles(session, choice, home / "state" / "sftp")
+        yield SftpFiles(session, choice, engine)
 
 
 def sftp_endpoint(choice: TransportChoice) -> SftpEndpoint:

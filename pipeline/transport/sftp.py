@@ -10,7 +10,7 @@ name: downloads go to a local scratch file and are checked against the listing, 
 
 Completeness: the modification times of a remote server come from its clock, not ours, so a file is
 complete when it carries a ``.done`` sidecar or when two listings at least ``settle_seconds`` apart saw the
-same size and mtime (`Sightings` remembers listings between passes; ``settle_seconds = 0`` takes at once).
+same size and mtime (`Sightings` remembers listings in the ledger; ``settle_seconds = 0`` takes at once).
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import binascii
 import errno
 import hashlib
 import io
-import json
 import logging
 import posixpath
 import socket
@@ -32,8 +31,10 @@ from typing import Callable
 import paramiko
 from paramiko.ssh_exception import NoValidConnectionsError
 
+from sqlalchemy import Engine
+
+from pipeline.ledger import repository as repo
 from pipeline.transport import DONE_SUFFIX, InboxFile, TransportError, is_candidate
-from pipeline.transport.local import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -229,31 +230,24 @@ def is_safe_name(name: str) -> bool:
 
 
 class Sightings:
-    """What earlier listings of one remote folder saw: name -> [size, mtime, first seen (our clock)].
+    """What earlier listings of one remote folder saw, kept in the ledger (table ``inbox_sightings``), so
+    that two passes, or the DAG's listing task and its ingest task on another worker, are the "two
+    listings" that prove a file complete."""
 
-    Kept in a small JSON file under INKASSO_HOME, so two passes (or the DAG's listing and its task) are the
-    "two listings" that prove a file complete."""
-
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, engine: Engine, location: str):
+        self.engine = engine
+        self.location = location
 
     def ready(self, listed: dict[str, tuple[int, int]], done: set[str], settle_seconds: int, now: float) -> set[str]:
         """Names complete now; remembers this listing for the next one."""
-        try:
-            seen = json.loads(self.path.read_text())
-        except (FileNotFoundError, ValueError):
-            seen = {}
-        remembered = {}
-        ready = set()
-        for name, (size, mtime) in listed.items():
-            size_before, mtime_before, first_seen = seen.get(name, (None, None, now))
-            if (size_before, mtime_before) != (size, mtime):
-                first_seen = now
-            remembered[name] = [size, mtime, first_seen]
-            if name in done or settle_seconds == 0 or now - first_seen >= settle_seconds:
-                ready.add(name)
-        write_atomically(self.path, json.dumps(remembered).encode())
-        return ready
+        with self.engine.begin() as conn:
+            seen = repo.inbox_sightings_of(conn, self.location)
+            fresh = {name: (size, mtime, now) for name, (size, mtime) in listed.items()
+                     if seen.get(name, (None, None, None))[:2] != (size, mtime)}
+            repo.record_inbox_sightings(conn, self.location, fresh, [n for n in seen if n not in listed or n in fresh])
+        first_seen = {name: seen[name][2] for name in listed if name not in fresh} | {n: now for n in fresh}
+        return {name for name in listed
+                if name in done or settle_seconds == 0 or now - first_seen[name] >= settle_seconds}
 
 
 class SftpInbox:

@@ -97,8 +97,14 @@ SAMPLE_PAIRS = [  # (creditor, as_of, folder, invoice file, credit note file, nu
      "BASPRO_03_01_06_CreditNote_v2p2.xml", ("A00095678", "A00095679"), 631250, "DKK"),
     ("oio", date(2006, 1, 15), "oioubl/gobl-dk-oioubl/examples", "invoice.xml", "credit-note.xml",
      ("A00095678", "A00095679"), 631250, "DKK"),
+    ("svea", date(2018, 1, 15), "peppol-bis3/snippets", "base-example.xml", "base-creditnote-correction.xml",
+     ("Snippet1", "Snippet1"), 165625, "EUR"),
     ("acme", date(2024, 7, 1), "oioubl/oioubl3-examples", "OIOUBL3_Invoice_billing_with_response_base_Example.xml",
      "OIOUBL3_CreditNote_billing_with_response_base_Example.xml", ("202400095678", "202400095679"), 631250, "DKK"),
+    ("acme", date(2024, 7, 1), "oioubl/oioubl3-examples",
+     "OIOUBL3_Invoice_billing_private_without_response_base_Example.xml",
+     "OIOUBL3_CreditNote_billing_private_without_response_base_Example.xml", ("202400095678", "202400095679"),
+     631250, "DKK"),
 ]
 OIO_CREDITOR = """
 [[creditor]]
@@ -136,6 +142,20 @@ def test_a_sample_credit_note_reduces_the_sample_invoice_it_references(settings,
         assert ledger.postings() == {"principal": amount, "credit_note": -amount}
         case = ledger.case_of(numbers[0])
         assert (case["status"], case["closed_on"], case["currency"]) == ("CLOSED", as_of, currency)
+
+
+def test_the_oioubl_stor_credit_note_exceeds_its_invoice_and_is_refused(settings):
+    """InvoiceStor (12,900.00 DKK) and CreditNoteStor (13,000.00 DKK, crediting the same number) are two
+    separate examples: the note would take the claim below zero, so it is BAD_AMOUNT and changes nothing."""
+    folder = UBL / "oioubl" / "official-examples" / "2.0.2"
+    for name in ("InvoiceStor_v2p2.xml", "CreditNoteStor_v2p2.xml"):
+        drop(settings, "acme", name, folder / name)
+        run_ingest(settings, date(2006, 1, 15), name)
+    (line,) = [l for l in read_receipt(_receipt_of(settings, "acme", "CreditNoteStor_v2p2.xml")) if l["line"]]
+    assert (line["invoice_number"], line["outcome"], line["message"]) == (
+        "A00095679", "BAD_AMOUNT", "credit note 13000.00 exceeds the 12900.00 DKK outstanding on invoice A00095678")
+    with Ledger(settings) as ledger:
+        assert ledger.postings() == {"principal": 1290000}
 
 
 def test_an_invalid_customer_cvr_in_ubl_is_dropped_with_a_note(settings):

@@ -1,5 +1,6 @@
 """The parts of the SFTP transport that need no server: `[transport]` in the registry, the connection's
-fields, safe remote paths, host-key entries, fault classification and the listings that prove a file complete."""
+fields, safe remote paths, host-key entries, fault classification and the listings that prove a file complete
+(kept in a real SQLite ledger)."""
 from __future__ import annotations
 
 import errno
@@ -8,8 +9,11 @@ import socket
 
 import paramiko
 import pytest
+from sqlalchemy import select
 
 from pipeline.config import TransportChoice
+from pipeline.ledger.db import make_engine, migrate
+from pipeline.ledger.schema import inbox_sightings
 from pipeline.transport import TransportError
 from pipeline.transport.parties import sftp_endpoint
 from pipeline.transport.sftp import SftpEndpoint, Sightings, classify, host_key_of, is_safe_name, remote_join
@@ -119,11 +123,19 @@ def test_faults_are_classified_without_secrets(exc, transient, text):
 
 
 def test_a_file_is_complete_after_two_listings_settle_seconds_apart(tmp_path):
-    sightings = Sightings(tmp_path / "state" / "inbox.json")
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    migrate(engine)
+    sightings, other = Sightings(engine, "creditors_sftp:creditors/acme/inbox"), Sightings(engine, "x:elsewhere")
     assert sightings.ready({"a.csv": (10, 100), "b.csv": (5, 100)}, {"b.csv"}, 30, now=1000.0) == {"b.csv"}
+    assert other.ready({"a.csv": (10, 100)}, set(), 30, now=1040.0) == set()         # another folder's a.csv
     assert sightings.ready({"a.csv": (10, 100)}, set(), 30, now=1029.0) == set()
     assert sightings.ready({"a.csv": (10, 100)}, set(), 30, now=1030.0) == {"a.csv"}
     assert sightings.ready({"a.csv": (12, 131)}, set(), 30, now=1031.0) == set()       # it grew: start again
     assert sightings.ready({"a.csv": (12, 131)}, set(), 30, now=1061.0) == {"a.csv"}
     assert sightings.ready({"a.csv": (12, 131)}, set(), 0, now=0.0) == {"a.csv"}       # settle 0: at once
-    assert json.loads((tmp_path / "state" / "inbox.json").read_text()) == {"a.csv": [12, 131, 1031.0]}
+    with engine.connect() as conn:
+        assert conn.execute(select(inbox_sightings.c.location, inbox_sightings.c.name, inbox_sightings.c.size_bytes,
+                                   inbox_sightings.c.mtime, inbox_sightings.c.first_seen)
+                            .order_by(inbox_sightings.c.location)).all() == [
+            ("creditors_sftp:creditors/acme/inbox", "a.csv", 12, 131, 1031.0), ("x:elsewhere", "a.csv", 10, 100, 1040.0)]
+    engine.dispose()
