@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 import pipeline.transport.sftp as sftp_module
+from pipeline.cli import main
 from pipeline.ingest import creditors_with_files, run_ingest
 from pipeline.ledger.schema import ingested_files, invoices
 from pipeline.transport import TransportError
@@ -356,3 +357,21 @@ def test_a_file_that_vanishes_between_list_and_get_is_left_to_whoever_took_it(sf
     assert (counts.files, counts.files_seen_before) == (0, 0)
     assert ledger_files(sftp_settings) == 0
     assert sftp_server.listdir(OUTBOX) == []
+
+
+@SQLITE_ONLY
+def test_the_command_line_takes_its_connection_from_the_environment_and_fails_in_one_line(
+        sftp_settings, sftp_server, monkeypatch, capsys):
+    sftp_server.upload(f"{INBOX}/a.csv", rows(1))
+    assert main(["ingest", "--as-of", AS_OF.isoformat()]) == 0
+    assert capsys.readouterr().out.startswith("1 files (0 rejected, 0 seen before, 0 waiting for a later stage); "
+                                              "1 rows: 1 taken")
+    secret = "Wrong-Secret-4711"
+    connection = sftp_server.connection(**FAST_RETRIES)
+    del connection["extra"]["private_key"]
+    use_connection(monkeypatch, dict(connection, password=secret))
+    assert main(["ingest", "--as-of", AS_OF.isoformat()]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"inkasso ingest: list {INBOX}: authentication failed for "
+                                   f"{sftp_server.user}@127.0.0.1:{sftp_server.port}")
+    assert captured.err.count("\n") == 1 and secret not in captured.err + captured.out
