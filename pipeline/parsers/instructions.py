@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pipeline.case_states import INSTRUCTIONS, PAID_DIRECTLY
 from pipeline.config import CsvLayout
-from pipeline.parsers import FileRejected
+from pipeline.parsers import FileRejected, check_size, header_names
 from pipeline.parsers.rows import AMOUNT_PATTERNS, DATE_PATTERNS, MAX_MAJOR_DIGITS, MAX_TEXT
 
 COLUMNS = ("instruction", "invoice_number", "case_number", "amount", "date", "note")
@@ -68,11 +68,7 @@ def read_instructions(path: Path, layout: CsvLayout, as_of: date, max_bytes: int
 
 
 def _decode(path: Path, layout: CsvLayout, max_bytes: int) -> str:
-    size = path.stat().st_size
-    if size == 0:
-        raise FileRejected("EMPTY_FILE", "the file is empty")
-    if size > max_bytes:
-        raise FileRejected("FILE_TOO_LARGE", f"the file has {size} bytes; the limit is {max_bytes}")
+    check_size(path, max_bytes)
     raw = path.read_bytes()
     if b"\x00" in raw:
         raise FileRejected("NOT_CSV", "the file is binary, not a CSV text file")
@@ -88,14 +84,7 @@ def _decode(path: Path, layout: CsvLayout, max_bytes: int) -> str:
 
 
 def _header(record: list[str], layout: CsvLayout) -> list[str]:
-    found = [name.strip().lower() for name in record]
-    names = [layout.columns.get(name, name) for name in found]
-    known = [name for name in names if name in COLUMNS]
-    if not known:
-        raise FileRejected("NO_HEADER", f"the first line has no known column names (found: {', '.join(found)[:200]})")
-    twice = sorted({name for name in known if known.count(name) > 1})
-    if twice:
-        raise FileRejected("BAD_HEADER", f"column {', '.join(twice)} appears more than once")
+    found, names = header_names(record, layout, COLUMNS)
     if "instruction" not in names or not {"invoice_number", "case_number"} & set(names):
         raise FileRejected("MISSING_COLUMN", "required columns instruction and invoice_number or case_number; "
                                              f"columns found: {', '.join(found)}")

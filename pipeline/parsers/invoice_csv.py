@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pipeline.config import CANONICAL_COLUMNS, CsvLayout
-from pipeline.parsers import FileRejected
+from pipeline.parsers import FileRejected, check_size, header_names
 from pipeline.parsers.rows import ALWAYS_REQUIRED, RowConverter
 
 BLOCK_BYTES = 8 * 1024 * 1024
@@ -55,11 +55,7 @@ def read_invoice_csv(path: Path, layout: CsvLayout, default_currency: str,
     as int64 minor units), plus ``line``, ``outcome`` and ``message`` (outcome is
     None where the row could be read).
     """
-    size = path.stat().st_size
-    if size == 0:
-        raise FileRejected("EMPTY_FILE", "the file is empty")
-    if size > max_bytes:
-        raise FileRejected("FILE_TOO_LARGE", f"the file has {size} bytes; the limit is {max_bytes}")
+    check_size(path, max_bytes)
     header = _read_header(path, layout)
     converter = RowConverter(layout, default_currency, width=len(header.names))
     rows = 0
@@ -84,14 +80,7 @@ def _read_header(path: Path, layout: CsvLayout) -> _Header:
     except UnicodeDecodeError:
         raise FileRejected("BAD_ENCODING", _encoding_message(CsvLayout(encoding=file_encoding), 1)) from None
     delimiter = ";" if text.count(";") > text.count(",") else ","
-    found = [name.strip().lower() for name in next(csv.reader([text], delimiter=delimiter))]
-    names = [layout.columns.get(name, name) for name in found]
-    known = [name for name in names if name in CANONICAL_COLUMNS]
-    if not known:
-        raise FileRejected("NO_HEADER", f"the first line has no known column names (found: {', '.join(found)[:200]})")
-    twice = sorted({name for name in known if known.count(name) > 1})
-    if twice:
-        raise FileRejected("BAD_HEADER", f"column {', '.join(twice)} appears more than once")
+    found, names = header_names(next(csv.reader([text], delimiter=delimiter)), layout, CANONICAL_COLUMNS)
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         raise FileRejected("MISSING_COLUMN", f"required column {', '.join(missing)} not found; "

@@ -23,7 +23,7 @@ from stdnum.dk import cvr
 from stdnum.se import orgnr
 
 from pipeline.config import CANONICAL_COLUMNS, DEFAULT_MAX_XML_DOCUMENT_BYTES, CsvLayout, XmlLayout
-from pipeline.parsers import FileRejected
+from pipeline.parsers import FileRejected, check_size
 from pipeline.parsers.rows import RowConverter
 
 UBL_DOCUMENT_NS = re.compile(r"^urn:oasis:names:specification:ubl:schema:xsd:(?P<name>[A-Za-z]+)-2$")
@@ -52,11 +52,7 @@ def read_ubl_invoices(path: Path, creditor_legal_id: str, default_currency: str,
     is marked WRONG_CREDITOR. ``max_bytes`` limits the file, ``max_document_bytes`` each document in it
     (one document's tree is held in memory; a wrapper streams, so it may hold many small documents).
     """
-    size = path.stat().st_size
-    if size == 0:
-        raise FileRejected("EMPTY_FILE", "the file is empty")
-    if size > max_bytes:
-        raise FileRejected("FILE_TOO_LARGE", f"the file has {size} bytes; the limit is {max_bytes}")
+    check_size(path, max_bytes)
     _refuse_declarations(path)
     converter = RowConverter(CsvLayout(), default_currency)
     records: list[dict] = []
