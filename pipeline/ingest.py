@@ -444,8 +444,11 @@ class InvoiceFileLoader:
         """(debtor, currency) -> the open case, opening the missing ones."""
         found = repo.open_cases(self.conn, self.creditor.id, rows["debtor_pk"].unique().tolist())
         case_of = {(int(d), c): int(i) for d, c, i in zip(found["debtor_id"], found["currency"], found["case_id"])}
-        self._resume_disputed(found[found["status"] == DISPUTED])
         pairs = rows.drop_duplicates(["debtor_pk", "currency"])
+        wanted = set(zip(pairs["debtor_pk"].astype(int), pairs["currency"]))
+        disputed = found[found["status"] == DISPUTED]
+        self._resume_disputed(disputed[[(int(d), c) in wanted for d, c in zip(disputed["debtor_id"],
+                                                                                disputed["currency"])]])
         new = pairs[[(d, c) not in case_of for d, c in zip(pairs["debtor_pk"], pairs["currency"])]]
         ids = repo.reserve_ids(self.conn, cases, len(new))
         numbers = [repo.case_number_for(i) for i in ids]

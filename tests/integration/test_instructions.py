@@ -203,6 +203,17 @@ def test_a_new_claim_joining_a_disputed_case_resumes_its_collection(acme):
     assert disputes_of(acme, "A-1", "A-9") == {"A-1": AS_OF, "A-9": None}
 
 
+def test_a_new_claim_in_another_currency_leaves_the_disputed_case_alone(acme):
+    ingest(acme, "acme", "instructions_1.csv", HEADER + "DISPUTE,A-1,,,\n")
+    ingest(acme, "acme", "more.csv", TWO_CLAIMS.splitlines(True)[0] +
+           "A-9,2026-05-01,2026-05-31,1000.00,EUR,D1,consumer,Jens Hansen,Vej 1,2100,København,DK\n")
+    disputed, _, events = case_of(acme, "A-1")
+    assert (disputed.status, disputed.status_before_dispute) == ("DISPUTED", "OPEN")
+    assert events[-1][0] == "disputed"
+    euro = case_of(acme, "A-9")[0]
+    assert (euro.id != disputed.id, euro.currency, euro.status) == (True, "EUR", "OPEN")
+
+
 def test_resume_in_a_later_file_returns_to_the_state_before_the_dispute(acme):
     ingest(acme, "acme", "instructions_1.csv", HEADER + "APPROVE_COURT,A-1,,,\nDISPUTE,A-1,,,\n")
     case, _, _ = case_of(acme, "A-1")
