@@ -60,7 +60,7 @@ class LiveCase:
     claims: dict[int, Claim] = field(default_factory=dict)
     changed: bool = False
 
-    def collected_claims(self, leaving_out: list[Claim]) -> list[Claim]:
+    def collected_claims(self, leaving_out: list[Claim] = ()) -> list[Claim]:
         """Claims with something outstanding and no dispute, but those in ``leaving_out``."""
         return [claim for claim in self.claims.values()
                 if claim.outstanding > 0 and claim.disputed_since is None and claim not in leaving_out]
@@ -131,7 +131,7 @@ class InstructionApplier:
         if row.instruction == case_states.DISPUTE:
             if named is not None and named.disputed_since is not None:
                 return row.instruction, Refusal(f"invoice {named.number} is already disputed")
-            claims = [named] if named is not None else case.collected_claims([])
+            claims = [named] if named is not None else case.collected_claims()
             return (case_states.DISPUTE_CLAIM if named is not None and case.collected_claims(claims)
                     else case_states.DISPUTE), claims
         if row.instruction == case_states.RESUME:
@@ -172,7 +172,7 @@ class InstructionApplier:
             for claim in claims:
                 claim.disputed_since, claim.changed = (row.on_date if disputing else None), True
             changes.append(f"{'dispute of' if disputing else 'dispute lifted on'} "
-                           f"{_claims(claims)}; {len(case.collected_claims([]))} of {len(case.claims)} "
+                           f"{_claims(claims)}; {len(case.collected_claims())} of {len(case.claims)} "
                            f"claims collected")
         if paid:
             self._posting(case, "direct_payment", -paid)

@@ -76,9 +76,8 @@ class LocalFileError(OSError):
 class SftpSession:
     """One connection to one server for a whole pass; `call` runs an operation with retries."""
 
-    def __init__(self, endpoint: SftpEndpoint, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, endpoint: SftpEndpoint):
         self.endpoint = endpoint
-        self.sleep = sleep
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
 
@@ -101,7 +100,7 @@ class SftpSession:
                 if not error.transient or attempt == self.endpoint.attempts:
                     raise error from exc
                 log.warning("%s (try %d of %d); retrying in %.0f s", error, attempt, self.endpoint.attempts, delay)
-                self.sleep(delay)
+                time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
 
@@ -122,21 +121,12 @@ class SftpSession:
         self.close()
 
 
-class _RejectUnknownHost(paramiko.RejectPolicy):
-    """RejectPolicy, with an error that says what to configure."""
-
-    def missing_host_key(self, client, hostname, key):
-        raise TransportError(f"host key of {hostname} ({key.get_name()} {key.fingerprint}) is not the configured "
-                             "one; set the connection's extra host_key to the server's public host key",
-                             transient=False)
-
-
 def _connect(endpoint: SftpEndpoint) -> tuple[paramiko.SSHClient, paramiko.SFTPClient]:
     client = paramiko.SSHClient()
     key = host_key_of(endpoint.host_key)
-    for name in (endpoint.host, f"[{endpoint.host}]:{endpoint.port}"):
+    for name in (endpoint.host, f"[{endpoint.host}]:{endpoint.port}"):  # paramiko's name on port 22, elsewhere
         client.get_host_keys().add(name, key.get_name(), key)
-    client.set_missing_host_key_policy(_RejectUnknownHost())
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())  # an unknown host is refused, never learnt
     try:
         client.connect(endpoint.host, endpoint.port, username=endpoint.username, password=endpoint.password,
                        pkey=_private_key(endpoint), key_filename=None, look_for_keys=False, allow_agent=False,
@@ -193,11 +183,10 @@ def classify(exc: BaseException, what: str, endpoint: SftpEndpoint) -> Transport
     if isinstance(exc, paramiko.BadHostKeyException):
         return TransportError(f"{what}: host key of {endpoint.host}:{endpoint.port} does not match the configured one "
                               f"(server offered {exc.key.get_name()} {exc.key.fingerprint})", transient=False)
-    if isinstance(exc, NoValidConnectionsError):  # paramiko's: every address of the host failed
+    if isinstance(exc, NoValidConnectionsError):  # paramiko's: every address of the host failed; judge the cause
         causes = list(exc.errors.values())
-        exc = causes[0] if len(causes) == 1 else exc
-    if isinstance(exc, ConnectionRefusedError) or (isinstance(exc, NoValidConnectionsError) and all(
-            isinstance(cause, ConnectionRefusedError) for cause in exc.errors.values())):
+        exc = causes[0] if len({type(cause) for cause in causes}) == 1 else exc
+    if isinstance(exc, ConnectionRefusedError):
         return TransportError(f"{what}: connection refused by {where}", transient=True)
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return TransportError(f"{what}: {where} did not answer in time", transient=True)
@@ -216,9 +205,8 @@ def remote_join(*parts: str) -> str:
     """Join remote path parts; refuses ``..``, empty and absolute parts (an absolute base is allowed first)."""
     base, *rest = parts
     for part in rest:
-        for piece in part.split("/"):
-            if piece in ("", ".", "..") or "\\" in piece or "\x00" in piece:
-                raise TransportError(f"unsafe remote path part {part!r}", transient=False)
+        if not all(is_safe_name(piece) for piece in part.split("/")):
+            raise TransportError(f"unsafe remote path part {part!r}", transient=False)
     if ".." in base.split("/"):
         raise TransportError(f"unsafe remote base path {base!r}", transient=False)
     return posixpath.join(base, *rest) if base else posixpath.join(*rest)
@@ -286,8 +274,7 @@ class SftpInbox:
             remote.prefetch(file.size, max_concurrent_requests=PREFETCH_REQUESTS)
             copy(remote, local)
         size = destination.stat().st_size
-        attrs = sftp.stat(path)
-        if size != file.size or attrs.st_size != file.size or float(attrs.st_mtime) != file.mtime:
+        if size != file.size or not _as_listed(sftp.stat(path), file):
             raise OSError(f"{path} changed while it was read ({file.size} bytes listed, {size} read)")
 
     def remove(self, file: InboxFile) -> None:
@@ -300,7 +287,7 @@ class SftpInbox:
             attrs = sftp.stat(path)
         except FileNotFoundError:
             attrs = None
-        if attrs is not None and (attrs.st_size != file.size or float(attrs.st_mtime) != file.mtime):
+        if attrs is not None and not _as_listed(attrs, file):
             log.warning("%s was replaced while it was being taken; the new upload is left for the next pass", path)
             return
         for name in (path + DONE_SUFFIX, path):  # the sidecar first, as in the local inbox
@@ -362,6 +349,11 @@ class SftpOutbox:
         except BaseException:
             _remove_quietly(sftp, temporary)
             raise
+
+
+def _as_listed(attrs: paramiko.SFTPAttributes, file: InboxFile) -> bool:
+    """Whether the remote file still has the size and mtime it was listed with."""
+    return attrs.st_size == file.size and float(attrs.st_mtime) == file.mtime
 
 
 def copy(source, target) -> None:
