@@ -18,29 +18,14 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from pipeline import registry_text
+
 AS_OF = date(2026, 11, 26)
 HEADER = ("invoice_number,invoice_date,due_date,amount,currency,debtor_id,debtor_type,debtor_name,"
           "debtor_address_line1,debtor_postcode,debtor_city,debtor_country,reminder_fees\n")
-REGISTRY = '''[agency]
-name = "Bench"
-vat_id = "DK13585628"
-country = "DK"
-iban = "DK5000400440116243"
-bic = "NDEADKKK"
-[ingest]
-settle_seconds = 0
-[[creditor]]
-id = "bench"
-name = "Bench ApS"
-vat_id = "DK13585628"
-country = "DK"
-currency = "DKK"
-iban = "DK5000400440116243"
-bic = "NDEADKKK"
-fee_plan = "standard"
-[fee_plan.standard]
-success_fee_pct = { default = "10" }
-'''
+REGISTRY = registry_text.registry([registry_text.creditor(
+    "bench", "Bench ApS", "DK13585628", "DK", "Benchvej 1, 2100 København Ø", "DKK", "DK5000400440116243", "NDEADKKK")],
+    settle_seconds=0, title="# the bench's home")
 
 
 def generate(path: Path, rows: int, seed: int = 7) -> None:

@@ -23,7 +23,7 @@ from stdnum.se import vat as se_vat
 
 from pipeline.money import is_currency
 
-CREDITOR_ID = re.compile(r"^[a-z0-9_-]{1,40}$")
+PARTY_ID = re.compile(r"^[a-z0-9_-]{1,40}$")
 CANONICAL_COLUMNS = (
     "invoice_number", "document_type", "credited_invoice_number", "invoice_date", "due_date",
     "amount", "currency", "debtor_id", "debtor_type", "debtor_name", "debtor_national_id",
@@ -37,7 +37,8 @@ DEFAULT_SETTLE_SECONDS = 30
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
 DEFAULT_MAX_XML_DOCUMENT_BYTES = 50 * 1024**2
 DEBTOR_TYPES = ("business", "consumer")
-TRANSPORT_PARTIES = ("creditors", "bank", "partner", "finance")
+TRANSPORT_PARTIES = ("creditors", "bank", "partner", "finance", "letters")
+NEGATIVE_NET = ("carry", "invoice")
 TRANSPORT_KINDS = ("local", "sftp")
 
 
@@ -76,8 +77,14 @@ class Party:
     name: str
     vat_id: str
     country: str
+    address: str
     iban: str
     bic: str
+
+
+@dataclass(frozen=True)
+class Agency(Party):
+    vat_rate_pct: Decimal = Decimal(0)   # VAT on our commission and fees (settlement)
 
 
 @dataclass(frozen=True)
@@ -94,27 +101,43 @@ class Creditor(Party):
         return self.vat_id[2:12] if self.vat_id.startswith("SE") else self.vat_id[2:]
 
 
+class MissingFee(LookupError):
+    """A fee plan names no amount of a fixed fee for a currency: the fee is never taken to be 0."""
+
+
 @dataclass(frozen=True)
 class FeePlan:
-    success_fee_pct: dict[str, Decimal]
+    name: str
+    success_fee_pct: dict[str, Decimal]      # by debtor country; "default" for the others
     aged_surcharge_pct: Decimal
     aged_threshold_days: int
     agency_keeps_interest_and_fees: bool
-    withdrawal_fee: Decimal
-    court_withdrawal_fee: Decimal
+    withdrawal_fee: dict[str, Decimal]       # by case currency
+    court_withdrawal_fee: dict[str, Decimal]
+    negative_net: str                        # "carry" or "invoice": a week whose fees exceed collections
+
+    def fixed_fee(self, fee: str, currency: str) -> Decimal:
+        """The plan's ``fee`` (``withdrawal_fee`` or ``court_withdrawal_fee``) for a case in ``currency``."""
+        amounts = getattr(self, fee)
+        if currency not in amounts:
+            raise MissingFee(f"fee plan {self.name!r} has no {fee} for {currency} "
+                             f"(it names {', '.join(sorted(amounts)) or 'no currency'})")
+        return amounts[currency]
 
 
 @dataclass(frozen=True)
 class Partner:
     id: str
     name: str
+    countries: frozenset[str]                    # the debtors' countries whose cases it takes to court
+    payment_order_limit: dict[str, Decimal]      # by currency; a currency not named has no limit
     equal_terms_months: int
     commission_after_pct: Decimal
 
 
 @dataclass(frozen=True)
 class Registry:
-    agency: Party
+    agency: Agency
     creditors: dict[str, Creditor]
     fee_plans: dict[str, FeePlan]
     partners: dict[str, Partner]
@@ -159,7 +182,9 @@ def load_registry(path: Path) -> Registry:
 
 
 class _Reader:
-    """Reads one TOML table, collecting problems under a key prefix instead of stopping at the first."""
+    """Reads one TOML table, collecting problems under a key prefix instead of stopping at the first.
+
+    A reader method without a default makes its key required: a missing key is "is required"."""
 
     def __init__(self, table: object, prefix: str, problems: list[str]):
         self.table = table if isinstance(table, dict) else {}
@@ -172,10 +197,15 @@ class _Reader:
         where = f"{self.prefix}.{key}" if key else self.prefix
         self.problems.append(f"{where}: {message}")
 
-    def text(self, key: str, default: str | None = None) -> str:
+    def _value(self, key: str, default: object) -> object:
         value = self.table.get(key, default)
         if value is None:
             self.problem(key, "is required")
+        return value
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self._value(key, default)
+        if value is None:
             return ""
         if not isinstance(value, str):
             self.problem(key, f"must be a string, not {value!r}")
@@ -183,24 +213,49 @@ class _Reader:
         return value.strip()
 
     def decimal(self, key: str, default: str | None = None) -> Decimal:
-        value = self.table.get(key, default)
-        try:
-            if isinstance(value, float) or value is None:
-                raise InvalidOperation
-            result = Decimal(str(value))
-            if not result.is_finite() or result < 0:
-                raise InvalidOperation
-            return result
-        except InvalidOperation:
+        value = self._value(key, default)
+        if value is None:
+            return Decimal(0)
+        amount = _decimal(value)
+        if amount is None:
             self.problem(key, f"must be a non-negative decimal in quotes, e.g. \"250.00\", not {value!r}")
             return Decimal(0)
+        return amount
 
     def integer(self, key: str, default: int | None = None) -> int:
-        value = self.table.get(key, default)
+        value = self._value(key, default)
+        if value is None:
+            return 0
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             self.problem(key, f"must be a non-negative integer, not {value!r}")
             return 0
         return value
+
+    def boolean(self, key: str) -> bool:
+        """true or false, nothing else: the string "false" would be true in Python, so it is an error."""
+        value = self._value(key, None)
+        if value is not None and not isinstance(value, bool):
+            self.problem(key, f"must be true or false (without quotes), not {value!r}")
+        return value is True
+
+    def choice(self, key: str, options: tuple[str, ...]) -> str:
+        value = self.text(key)
+        if value and value not in options:
+            self.problem(key, f"{value!r} must be one of {', '.join(options)}")
+        return value
+
+    def subtable(self, key: str) -> "_Reader":
+        """The reader of a required inner table."""
+        value = self._value(key, None)
+        return _Reader({} if value is None else value, f"{self.prefix}.{key}", self.problems)
+
+    def amounts(self, key: str) -> dict[str, Decimal]:
+        """A table of currency -> amount, e.g. ``{ DKK = "250.00", EUR = "35.00" }``."""
+        reader = self.subtable(key)
+        for currency in reader.table:
+            if not is_currency(currency):
+                reader.problem(currency, "is not an ISO 4217 currency code")
+        return {currency: reader.decimal(currency) for currency in reader.table}
 
     def country(self, key: str) -> str:
         value = self.text(key)
@@ -234,8 +289,10 @@ class _Reader:
             self.problem(key, f"{value!r} is not a valid DK CVR or SE organisationsnummer with country prefix")
         return value
 
-    def countries(self, key: str, default: list[str]) -> list[str]:
-        value = self.table.get(key, default)
+    def countries(self, key: str, default: list[str] | None = None) -> list[str]:
+        value = self._value(key, default)
+        if value is None:
+            return []
         if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
             self.problem(key, f"must be a list of ISO 3166-1 alpha-2 codes, e.g. [\"DK\", \"SE\"], not {value!r}")
             return []
@@ -244,17 +301,35 @@ class _Reader:
                 self.problem(key, f"{code!r} is not an ISO 3166-1 alpha-2 country code (upper case)")
         return value
 
-    def party(self) -> Party:
-        return Party(self.text("name"), self.vat_id("vat_id"), self.country("country"),
-                     self.iban("iban"), self.bic("bic"))
+    def folder_id(self, key: str, what: str) -> str:
+        """The id of a party whose folder it names: [a-z0-9_-], 1-40 characters."""
+        value = self.text(key)
+        if value and not PARTY_ID.match(value):
+            self.problem(key, f"{value!r} must be 1-40 characters of a-z, 0-9, _ and - (it names the {what}'s folder)")
+        return value
+
+    def party(self) -> dict:
+        return dict(name=self.text("name"), vat_id=self.vat_id("vat_id"), country=self.country("country"),
+                    address=self.text("address"), iban=self.iban("iban"), bic=self.bic("bic"))
+
+
+def _decimal(value: object) -> Decimal | None:
+    """A finite, non-negative decimal written as a string or an integer (a TOML float is inexact: refused)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    try:
+        result = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return result if result.is_finite() and result >= 0 else None
 
 
 def _build_registry(raw: dict, problems: list[str]) -> Registry:
     agency_reader = _Reader(raw.get("agency", {}), "agency", problems)
-    agency = agency_reader.party()
+    agency = Agency(**agency_reader.party(), vat_rate_pct=agency_reader.decimal("vat_rate_pct"))
     countries = agency_reader.countries("supported_countries", ["DK", "SE"])
     ingest = _Reader(raw.get("ingest", {}), "ingest", problems)
-    fee_plans = {name: _fee_plan(table, f"fee_plan.{name}", problems)
+    fee_plans = {name: _fee_plan(name, table, problems)
                  for name, table in _Reader(raw.get("fee_plan", {}), "fee_plan", problems).table.items()}
     creditors: dict[str, Creditor] = {}
     for index, table in enumerate(_array_of_tables(raw, "creditor", problems)):
@@ -262,11 +337,11 @@ def _build_registry(raw: dict, problems: list[str]) -> Registry:
         if creditor.id in creditors:
             problems.append(f"creditor[{index}].id: {creditor.id!r} is used twice")
         creditors[creditor.id] = creditor
-    partners = {}
+    partners: dict[str, Partner] = {}
     for index, table in enumerate(_array_of_tables(raw, "partner", problems)):
-        reader = _Reader(table, f"partner[{index}]", problems)
-        partner = Partner(reader.text("id"), reader.text("name"), reader.integer("equal_terms_months", 6),
-                          reader.decimal("commission_after_pct", "25"))
+        partner = _partner(table, index, problems)
+        if partner.id in partners:
+            problems.append(f"partner[{index}].id: {partner.id!r} is used twice")
         partners[partner.id] = partner
     return Registry(
         agency=agency,
@@ -279,6 +354,15 @@ def _build_registry(raw: dict, problems: list[str]) -> Registry:
         max_xml_document_bytes=ingest.integer("max_xml_document_bytes", DEFAULT_MAX_XML_DOCUMENT_BYTES),
         transport=_transport(raw.get("transport", {}), problems),
     )
+
+
+def _partner(table: dict, index: int, problems: list[str]) -> Partner:
+    reader = _Reader(table, f"partner[{index}]", problems)
+    partner_id = reader.folder_id("id", "partner")
+    reader.prefix = f"partner[{index}] {partner_id!r}"
+    return Partner(partner_id, reader.text("name"), frozenset(reader.countries("countries")),
+                   reader.amounts("payment_order_limit"), reader.integer("equal_terms_months"),
+                   reader.decimal("commission_after_pct"))
 
 
 def _transport(table: object, problems: list[str]) -> dict[str, TransportChoice]:
@@ -312,25 +396,27 @@ def _array_of_tables(raw: dict, key: str, problems: list[str]) -> list:
     return value
 
 
-def _fee_plan(table: dict, prefix: str, problems: list[str]) -> FeePlan:
-    reader = _Reader(table, prefix, problems)
-    pct = reader.table.get("success_fee_pct", {})
-    pct_reader = _Reader(pct, f"{prefix}.success_fee_pct", problems)
+def _fee_plan(name: str, table: dict, problems: list[str]) -> FeePlan:
+    """Every key is required: a plan that left one out would charge a silent 0."""
+    reader = _Reader(table, f"fee_plan.{name}", problems)
+    pct = reader.subtable("success_fee_pct")
+    if "success_fee_pct" in reader.table and "default" not in pct.table:
+        pct.problem("default", "is required: the rate for debtors of the countries not named")
     return FeePlan(
-        success_fee_pct={country: pct_reader.decimal(country) for country in pct_reader.table},
-        aged_surcharge_pct=reader.decimal("aged_surcharge_pct", "4"),
-        aged_threshold_days=reader.integer("aged_threshold_days", 180),
-        agency_keeps_interest_and_fees=bool(reader.table.get("agency_keeps_interest_and_fees", True)),
-        withdrawal_fee=reader.decimal("withdrawal_fee", "0"),
-        court_withdrawal_fee=reader.decimal("court_withdrawal_fee", "0"),
+        name=name,
+        success_fee_pct={country: pct.decimal(country) for country in pct.table},
+        aged_surcharge_pct=reader.decimal("aged_surcharge_pct"),
+        aged_threshold_days=reader.integer("aged_threshold_days"),
+        agency_keeps_interest_and_fees=reader.boolean("agency_keeps_interest_and_fees"),
+        withdrawal_fee=reader.amounts("withdrawal_fee"),
+        court_withdrawal_fee=reader.amounts("court_withdrawal_fee"),
+        negative_net=reader.choice("negative_net", NEGATIVE_NET),
     )
 
 
 def _creditor(table: dict, index: int, fee_plans: dict[str, FeePlan], problems: list[str]) -> Creditor:
     reader = _Reader(table, f"creditor[{index}]", problems)
-    creditor_id = reader.text("id")
-    if creditor_id and not CREDITOR_ID.match(creditor_id):
-        reader.problem("id", f"{creditor_id!r} must be 1-40 characters of a-z, 0-9, _ and -")
+    creditor_id = reader.folder_id("id", "creditor")
     reader.prefix = f"creditor[{index}] {creditor_id!r}"
     party = reader.party()
     currency = reader.text("currency")
@@ -339,7 +425,7 @@ def _creditor(table: dict, index: int, fee_plans: dict[str, FeePlan], problems: 
     fee_plan = reader.text("fee_plan")
     if fee_plan and fee_plan not in fee_plans:
         reader.problem("fee_plan", f"unknown fee plan {fee_plan!r} (known: {', '.join(sorted(fee_plans)) or 'none'})")
-    return Creditor(**party.__dict__, id=creditor_id, currency=currency, fee_plan=fee_plan,
+    return Creditor(**party, id=creditor_id, currency=currency, fee_plan=fee_plan,
                     csv=_csv_layout(reader.table.get("csv", {}), f"{reader.prefix}.csv", problems),
                     xml=_xml_layout(reader.table.get("xml", {}), f"{reader.prefix}.xml", problems))
 

@@ -16,76 +16,29 @@ from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
+from pipeline import registry_text
 from pipeline.config import Settings
 from pipeline.exporters.receipt import SUMMARY, TAKEN
 from pipeline.home import Home
 
 MARKER = ".inkasso-demo"
 RECEIPT_NAME = re.compile(r"^receipt_(?P<file>.+)_\d{8}T\d{6}Z\.csv$")
-REGISTRY = '''# The demo home's registry: four creditors (see pipeline/demo.py).
-[agency]
-name = "Nordisk Inkasso ApS"
-vat_id = "DK12345674"
-country = "DK"
-iban = "DK5000400440116243"
-bic = "NDEADKKK"
-
-[ingest]
-settle_seconds = 0
-
-[[creditor]]
-id = "nordlys"
-name = "Nordlys Energi A/S"
-vat_id = "DK13585628"
-country = "DK"
-currency = "DKK"
-iban = "DK5000400440116243"
-bic = "NDEADKKK"
-fee_plan = "standard"
-  [creditor.csv]
-  encoding = "cp1252"
-  decimal = ","
-  date_format = "DD.MM.YYYY"
-  columns = { "fakturanummer" = "invoice_number", "fakturadato" = "invoice_date", "forfaldsdato" = "due_date", "beløb" = "amount", "kundenummer" = "debtor_id", "kundetype" = "debtor_type", "navn" = "debtor_name", "adresse" = "debtor_address_line1", "postnr" = "debtor_postcode", "by" = "debtor_city", "land" = "debtor_country", "rykkergebyrer" = "reminder_fees", "rykkere" = "reminders_sent" }
-
-[[creditor]]
-id = "svea"
-name = "Svea Hem AB"
-vat_id = "SE5560360793"
-country = "SE"
-currency = "SEK"
-iban = "SE4550000000058398257466"
-bic = "ESSESESS"
-fee_plan = "standard"
-
-[[creditor]]
-id = "byggmax"
-name = "Byggmarked Nord ApS"
-vat_id = "DK13585628"
-country = "DK"
-currency = "DKK"
-iban = "DK5000400440116243"
-bic = "NDEADKKK"
-fee_plan = "standard"
-
-[[creditor]]
-id = "fjordvvs"
-name = "Fjord VVS A/S"
-vat_id = "DK29403473"
-country = "DK"
-currency = "DKK"
-iban = "DK5000400440116243"
-bic = "NDEADKKK"
-fee_plan = "standard"
-
-[fee_plan.standard]
-success_fee_pct = { DK = "10", SE = "10", default = "15" }
-aged_surcharge_pct = "4"
-aged_threshold_days = 180
-agency_keeps_interest_and_fees = true
-withdrawal_fee = "250.00"
-court_withdrawal_fee = "750.00"
-'''
+REGISTRY = registry_text.registry([
+    registry_text.creditor("nordlys", "Nordlys Energi A/S", "DK13585628", "DK", "Energivej 1, 8000 Aarhus C", "DKK",
+                           "DK5000400440116243", "NDEADKKK", csv=dict(
+                               encoding="cp1252", decimal=",", date_format="DD.MM.YYYY", columns={
+                                   "fakturanummer": "invoice_number", "fakturadato": "invoice_date",
+                                   "forfaldsdato": "due_date", "beløb": "amount", "kundenummer": "debtor_id",
+                                   "kundetype": "debtor_type", "navn": "debtor_name", "adresse": "debtor_address_line1",
+                                   "postnr": "debtor_postcode", "by": "debtor_city", "land": "debtor_country",
+                                   "rykkergebyrer": "reminder_fees", "rykkere": "reminders_sent"})),
+    registry_text.creditor("svea", "Svea Hem AB", "SE5560360793", "SE", "Hemvägen 3, 111 22 Stockholm", "SEK",
+                           "SE4550000000058398257466", "ESSESESS"),
+    registry_text.creditor("byggmax", "Byggmarked Nord ApS", "DK13585628", "DK", "Tømrervej 7, 7100 Vejle", "DKK",
+                           "DK5000400440116243", "NDEADKKK"),
+    registry_text.creditor("fjordvvs", "Fjord VVS A/S", "DK29403473", "DK", "Fjordgade 5, 6700 Esbjerg", "DKK",
+                           "DK5000400440116243", "NDEADKKK"),
+], settle_seconds=0, title="# The demo home's registry: four creditors (see pipeline/demo.py).")
 
 
 def _danish_file(as_of: date) -> bytes:

@@ -36,7 +36,9 @@ from pipeline.exporters.receipt import receipt_name, render_receipt
 from pipeline.home import Home
 from pipeline.instructions import InstructionApplier
 from pipeline.ledger import repository as repo
+from pipeline.ledger.balances import case_balances, claim_balances
 from pipeline.ledger.db import make_engine, migrate
+from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import case_events, cases, postings, receipt_lines
 from pipeline.money import format_minor
 from pipeline.parsers import FileRejected
@@ -428,9 +430,10 @@ class InvoiceFileLoader:
         fees = rows[rows["reminder_fees_minor"] > 0]
         for kind, part, amount in (("principal", rows, rows["amount_minor"]),
                                    ("creditor_fee", fees, fees["reminder_fees_minor"])):
-            repo.insert_rows(self.conn, postings,
+            repo.post(self.conn,
                 case_id=part["case_pk"], invoice_id=part["invoice_pk"], kind=kind, amount_minor=amount,
-                currency=part["currency"], booked_on=self.stage.as_of, file_id=self.file_id, run_id=self.stage.run_id)
+                currency=part["currency"], booked_on=self.stage.as_of, value_date=part["invoice_date"],
+                file_id=self.file_id, run_id=self.stage.run_id)
         self._events(rows["case_pk"], rows["invoice_pk"], "claim_added",
                      [f"invoice {n}: {format_minor(a, c)} {c}" for n, a, c in
                       zip(rows["invoice_number"], rows["amount_minor"], rows["currency"])])
@@ -482,7 +485,8 @@ class InvoiceFileLoader:
         notes = pd.concat(self.credit_notes)
         targets = repo.known_invoices(self.conn, self.creditor.id, notes["credited_invoice_number"].unique().tolist())
         targets = targets[targets["known_type"] == "invoice"].set_index("invoice_number")
-        balance = repo.invoice_balances(self.conn, targets["invoice_id"].astype(int).tolist())
+        balance = {claim: owed.outstanding[Component.PRINCIPAL] for claim, owed in
+                   claim_balances(self.conn, targets["invoice_id"].astype(int).tolist()).items()}
         applied = []
         for index, note in notes.iterrows():
             target = targets.loc[note.credited_invoice_number] if note.credited_invoice_number in targets.index else None
@@ -507,16 +511,16 @@ class InvoiceFileLoader:
             currency=rows["currency"], reminders_sent=0, last_reminder_date=None, reminder_fees_minor=0,
             below_minimum=False, description=rows["description"].replace("", None), content_sha=rows["content_sha"],
             file_id=self.file_id, line=rows["line"])
-        repo.insert_rows(self.conn, postings,
+        repo.post(self.conn,
             case_id=target["case_id"], invoice_id=target["invoice_id"], kind="credit_note",
             amount_minor=-rows["amount_minor"], currency=rows["currency"], booked_on=self.stage.as_of,
-            file_id=self.file_id, run_id=self.stage.run_id)
+            value_date=rows["invoice_date"], file_id=self.file_id, run_id=self.stage.run_id)
         self._events(target["case_id"], rows["invoice_number"].map(ids), "credit_note",
                      [f"credit note {n} reduces invoice {t} by {format_minor(a, c)} {c}" for n, t, a, c in
                       zip(rows["invoice_number"], rows["credited_invoice_number"], rows["amount_minor"],
                           rows["currency"])])
         affected = target["case_id"].astype(int).unique().tolist()
-        settled = [case for case, left in repo.case_balances(self.conn, affected).items() if left == 0]
+        settled = [case for case, left in case_balances(self.conn, affected).items() if left.total == 0]
         settled = repo.close_cases(self.conn, settled, CLOSED, self.stage.as_of)
         self._events(pd.Series(settled), pd.Series([None] * len(settled), dtype=object), "case_closed",
                      ["every claim credited in full"] * len(settled))

@@ -24,10 +24,14 @@ from sqlalchemy import Connection
 
 from pipeline import case_states
 from pipeline.case_states import Decision, Refusal
+from pipeline.config import MissingFee
 from pipeline.ledger import repository as repo
-from pipeline.ledger.schema import case_events, postings, receipt_lines
+from pipeline.ledger.balances import case_balances, claim_balances
+from pipeline.ledger.postings import Component
+from pipeline.ledger.schema import case_events, receipt_lines
 from pipeline.money import format_minor, minor_digits, to_minor
 from pipeline.parsers.instructions import InstructionRow, read_instructions
+from pipeline.rules.allocation import Owed, allocate
 
 if TYPE_CHECKING:
     from pipeline.ingest import CreditorIngest
@@ -41,9 +45,17 @@ class Claim:
 
     id: int
     number: str
+    due_date: date
     disputed_since: date | None
-    outstanding: int
+    owed: dict[Component, int]     # what is left of each component
     changed: bool = False
+
+    @property
+    def outstanding(self) -> int:
+        return Owed(self.id, self.due_date, self.owed).total
+
+    def as_owed(self) -> Owed:
+        return Owed(self.id, self.due_date, dict(self.owed), disputed=self.disputed_since is not None)
 
 
 @dataclass
@@ -94,16 +106,16 @@ class InstructionApplier:
                                            sorted({r.invoice_number for r in readable if r.invoice_number}))
         found = repo.creditor_cases(self.conn, self.creditor.id, sorted({case for _, case in self.invoices.values()}),
                                     sorted({r.case_number for r in readable if r.case_number}))
-        balances = repo.case_balances(self.conn, [case.id for case in found])
+        balances = case_balances(self.conn, [case.id for case in found])
         self.cases = {case.id: LiveCase(case.id, case.case_number, case.currency, case.status,
-                                        case.status_before_dispute, case.closed_on, int(balances.get(case.id, 0)))
+                                        case.status_before_dispute, case.closed_on, balances[case.id].total)
                       for case in found}
         self.by_number = {case.case_number: case for case in self.cases.values()}
         claims = repo.case_claims(self.conn, list(self.cases))
-        outstanding = repo.invoice_balances(self.conn, [claim.id for claim in claims])
+        owed = claim_balances(self.conn, [claim.id for claim in claims])
         for claim in claims:
-            self.cases[claim.case_id].claims[claim.id] = Claim(claim.id, claim.invoice_number, claim.disputed_since,
-                                                               int(outstanding.get(claim.id, 0)))
+            self.cases[claim.case_id].claims[claim.id] = Claim(claim.id, claim.invoice_number, claim.due_date,
+                                                               claim.disputed_since, owed[claim.id].outstanding)
 
     def _apply(self, row: InstructionRow) -> None:
         if row.outcome is not None:
@@ -117,10 +129,13 @@ class InstructionApplier:
             decision = claims  # what is wrong with the claim says more than what the open state allows
         if isinstance(decision, Refusal):
             return self._line(row, "NOT_ALLOWED_IN_STATE", decision.reason, case.id)
-        paid = self._payment(row, case) if decision.transition.payment else 0
+        paid = self._payment(row, case, case.claims.get(invoice_id)) if decision.transition.payment else 0
         if isinstance(paid, str):
             return self._line(row, "BAD_AMOUNT", paid, case.id)
-        self._book(row, case, invoice_id, decision, paid, claims)
+        fee = self._fee(decision, case)
+        if isinstance(fee, str):
+            return self._line(row, "NOT_ALLOWED_IN_STATE", f"{row.instruction} cannot be applied: {fee}", case.id)
+        self._book(row, case, invoice_id, decision, paid, fee, claims)
 
     @staticmethod
     def _scope(row: InstructionRow, case: LiveCase, named: Claim | None) -> tuple[str, list[Claim] | Refusal]:
@@ -152,19 +167,31 @@ class InstructionApplier:
         return case, by_invoice[0] if by_invoice else None
 
     @staticmethod
-    def _payment(row: InstructionRow, case: LiveCase) -> int | str:
-        """The direct payment in minor units, or why it cannot be booked."""
+    def _payment(row: InstructionRow, case: LiveCase, named: Claim | None) -> int | str:
+        """The direct payment in minor units, or why it cannot be booked: it pays at most what is outstanding
+        on the claim named, or on the whole case when the line names the case."""
         try:
             minor = to_minor(row.amount, case.currency)
         except ValueError:
             return f"amount {row.amount} has more decimals than {case.currency} allows"
-        if minor > case.balance:
+        limit, on = (named.outstanding, f"invoice {named.number}") if named else (case.balance,
+                                                                                   f"case {case.case_number}")
+        if minor > limit:
             return (f"amount {format_minor(minor, case.currency)} {case.currency} exceeds the "
-                    f"{format_minor(case.balance, case.currency)} {case.currency} outstanding on case {case.case_number}")
+                    f"{format_minor(limit, case.currency)} {case.currency} outstanding on {on}")
         return minor
 
+    def _fee(self, decision: Decision, case: LiveCase) -> int | str:
+        """The fee the transition charges the creditor in the case currency (0: none), or why it cannot."""
+        if decision.transition.fee is None:
+            return 0
+        try:
+            return fee_minor(self.fee_plan.fixed_fee(decision.transition.fee, case.currency), case.currency)
+        except MissingFee as missing:
+            return f"{missing}; the agency must add it"
+
     def _book(self, row: InstructionRow, case: LiveCase, invoice_id: int | None, decision: Decision,
-              paid: int, claims: list[Claim]) -> None:
+              paid: int, fee: int, claims: list[Claim]) -> None:
         before = case.status
         changes = []
         if claims:
@@ -175,14 +202,12 @@ class InstructionApplier:
                            f"{_claims(claims)}; {len(case.collected_claims())} of {len(case.claims)} "
                            f"claims collected")
         if paid:
-            self._posting(case, "direct_payment", -paid)
-            case.balance -= paid
+            self._pay(row, case, case.claims.get(invoice_id), paid)
             changes.append(f"direct payment {self._money(paid, case)} recorded, "
                            f"{self._money(case.balance, case)} outstanding")
         fee_kind = decision.transition.fee
         if fee_kind is not None:
-            fee = fee_minor(getattr(self.fee_plan, fee_kind), case.currency)
-            self._posting(case, fee_kind, fee)
+            self.postings.append((case.id, None, fee_kind, fee, case.currency, row.on_date, None))
             changes.append(f"{fee_kind.replace('_', ' ')} {self._money(fee, case)} charged to you")
         self._move(case, case_states.settle(decision, case.balance), decision)
         summary = "; ".join([f"{before} -> {case.status}"] + changes)
@@ -198,8 +223,15 @@ class InstructionApplier:
             case.closed_on = self.stage.as_of
         case.changed = True
 
-    def _posting(self, case: LiveCase, kind: str, amount: int) -> None:
-        self.postings.append((case.id, kind, amount, case.currency))
+    def _pay(self, row: InstructionRow, case: LiveCase, named: Claim | None, paid: int) -> None:
+        """Book the payment on the claim named, or on the case's claims oldest due date first
+        (`pipeline.rules.allocation`), each part naming the component it settles; the value date is the
+        instruction's date."""
+        claims = [named] if named else list(case.claims.values())
+        for claim_id, settles, part in allocate(paid, [claim.as_owed() for claim in claims]):
+            self.postings.append((case.id, claim_id, "direct_payment", -part, case.currency, row.on_date, settles))
+            case.claims[claim_id].owed[Component(settles)] -= part
+        case.balance -= paid
 
     @staticmethod
     def _money(minor: int, case: LiveCase) -> str:
@@ -216,10 +248,10 @@ class InstructionApplier:
                          invoice_number=list(columns[1]), outcome=list(columns[2]), message=list(columns[3]),
                          case_id=list(columns[4]))
         if self.postings:
-            case_id, kind, amount, currency = (list(c) for c in zip(*self.postings))
-            repo.insert_rows(self.conn, postings, case_id=case_id, invoice_id=[None] * len(kind), kind=kind,
-                             amount_minor=amount, currency=currency, booked_on=stage.as_of, file_id=self.file_id,
-                             run_id=stage.run_id)
+            case_id, invoice_id, kind, amount, currency, value_date, settles = (list(c) for c in zip(*self.postings))
+            repo.post(self.conn, case_id=case_id, invoice_id=invoice_id, kind=kind, amount_minor=amount,
+                      currency=currency, booked_on=stage.as_of, value_date=[d.isoformat() for d in value_date],
+                      settles=settles, file_id=self.file_id, run_id=stage.run_id)
         if self.events:
             case_id, invoice_id, kind, on_date, detail = (list(c) for c in zip(*self.events))
             repo.insert_rows(self.conn, case_events, case_id=case_id, invoice_id=invoice_id, kind=kind,

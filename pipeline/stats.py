@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from pipeline.ledger.schema import cases, creditors, debtors, ingested_files, invoices, postings
+from pipeline.ledger.balances import open_balances
+from pipeline.ledger.schema import case_events, cases, creditors, debtors, ingested_files, invoices
 from pipeline.money import format_minor
 
 
@@ -13,10 +14,6 @@ def ledger_stats(conn: Connection) -> dict:
 
     by_status = dict(conn.execute(select(cases.c.status, func.count()).group_by(cases.c.status)).all())
     files = dict(conn.execute(select(ingested_files.c.status, func.count()).group_by(ingested_files.c.status)).all())
-    balances = conn.execute(
-        select(postings.c.currency, func.sum(postings.c.amount_minor))
-        .join(cases, cases.c.id == postings.c.case_id).where(cases.c.closed_on.is_(None))
-        .group_by(postings.c.currency).order_by(postings.c.currency)).all()
     return {
         "creditors": count(creditors),
         "debtors": count(debtors),
@@ -24,8 +21,8 @@ def ledger_stats(conn: Connection) -> dict:
         "credit_notes": count(invoices, invoices.c.document_type == "credit_note"),
         "files": {"processed": files.get("PROCESSED", 0), "rejected": files.get("REJECTED", 0)},
         "cases": {"total": sum(by_status.values()), "by_status": dict(sorted(by_status.items()))},
-        "payments": {"matched": 0, "parked": 0},
-        "open_balance": {currency: format_minor(int(total), currency) for currency, total in balances},
+        "payments": {"direct": count(case_events, case_events.c.kind == "paid_directly")},
+        "open_balance": {currency: format_minor(total, currency) for currency, total in open_balances(conn).items()},
     }
 
 
@@ -36,6 +33,6 @@ def format_stats(stats: dict) -> str:
              f"files         {stats['files']['processed']} processed, {stats['files']['rejected']} rejected",
              f"cases         {stats['cases']['total']}"]
     lines += [f"  {status:<15} {n}" for status, n in stats["cases"]["by_status"].items()]
-    lines.append(f"payments      {stats['payments']['matched']} matched, {stats['payments']['parked']} parked")
+    lines.append(f"payments      {stats['payments']['direct']} paid to the creditor directly")
     lines += [f"open balance  {amount} {currency}" for currency, amount in stats["open_balance"].items()]
     return "\n".join(lines)

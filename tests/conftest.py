@@ -11,7 +11,6 @@ import csv
 import json
 import os
 import shutil
-import textwrap
 import uuid
 import warnings
 from datetime import date
@@ -21,6 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from pipeline import registry_text
 from pipeline.airflow_runner import airflow_environment
 from pipeline.config import Settings
 from pipeline.home import Home
@@ -30,60 +30,16 @@ DATA = Path(__file__).parent / "data"
 AS_OF = date(2026, 11, 26)
 PG_URL = os.environ.get("INKASSO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
-REGISTRY = textwrap.dedent('''
-    [agency]
-    name = "Nordisk Inkasso ApS"
-    vat_id = "DK12345674"
-    country = "DK"
-    iban = "DK5000400440116243"
-    bic = "NDEADKKK"
-
-    [ingest]
-    settle_seconds = 0
-
-    [[creditor]]
-    id = "acme"
-    name = "Acme ApS"
-    vat_id = "DK13585628"
-    country = "DK"
-    currency = "DKK"
-    iban = "DK5000400440116243"
-    bic = "NDEADKKK"
-    fee_plan = "standard"
-
-    [[creditor]]
-    id = "dansk"
-    name = "Dansk Varme A/S"
-    vat_id = "DK13585628"
-    country = "DK"
-    currency = "DKK"
-    iban = "DK5000400440116243"
-    bic = "NDEADKKK"
-    fee_plan = "standard"
-      [creditor.csv]
-      encoding = "cp1252"
-      decimal = ","
-      date_format = "DD.MM.YYYY"
-      columns = { "fakturanr" = "invoice_number", "kundenr" = "debtor_id", "beløb" = "amount" }
-
-    [[creditor]]
-    id = "svea"
-    name = "Svensk Handel AB"
-    vat_id = "SE5560360793"
-    country = "SE"
-    currency = "SEK"
-    iban = "SE4550000000058398257466"
-    bic = "ESSESESS"
-    fee_plan = "standard"
-
-    [fee_plan.standard]
-    success_fee_pct = { DK = "10", SE = "10", default = "15" }
-    aged_surcharge_pct = "4"
-    aged_threshold_days = 180
-    agency_keeps_interest_and_fees = true
-    withdrawal_fee = "250.00"
-    court_withdrawal_fee = "750.00"
-''')
+REGISTRY = registry_text.registry([
+    registry_text.ACME,
+    registry_text.creditor("dansk", "Dansk Varme A/S", "DK13585628", "DK", "Varmevej 2, 2100 København Ø", "DKK",
+                           "DK5000400440116243", "NDEADKKK",
+                           csv=dict(encoding="cp1252", decimal=",", date_format="DD.MM.YYYY",
+                                    columns={"fakturanr": "invoice_number", "kundenr": "debtor_id",
+                                             "beløb": "amount"})),
+    registry_text.creditor("svea", "Svensk Handel AB", "SE5560360793", "SE", "Storgatan 9, 111 22 Stockholm",
+                           "SEK", "SE4550000000058398257466", "ESSESESS"),
+], settle_seconds=0, title="# the tests' home: acme (canonical CSV), dansk (Danish cp1252 layout), svea (Swedish)")
 
 
 def _postgres_available() -> str | None:

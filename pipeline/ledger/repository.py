@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Table, bindparam, func, or_, select, text, up
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.config import Registry
+from pipeline.ledger import postings as postings_vocabulary
 from pipeline.ledger.schema import (cases, creditors, debtors, inbox_sightings, ingested_files, invoices, postings,
                                     receipt_lines)
 
@@ -20,7 +21,6 @@ CHUNK = 5000
 CASE_NUMBER_BASE = 10_000_000
 CREDITOR_LOCK_SPACE = 0x696E6B  # first key of the creditors' advisory locks (the second: hash of the id)
 KEPT_WHEN_MISSING = ("national_id", "email", "phone")  # a later file without them does not erase them
-CREDITOR_CHARGES = ("withdrawal_fee", "court_withdrawal_fee")  # postings the creditor owes, not the debtor
 DEBTOR_FIELDS = ("debtor_type", "name", "national_id", "address_line1", "address_line2", "postcode", "city",
                  "country", "email", "phone")
 
@@ -137,7 +137,10 @@ def case_number_for(case_id: int) -> str:
 
 def insert_rows(conn: Connection, table: Table, **columns) -> None:
     """Bulk insert: COPY on PostgreSQL, one executemany on SQLite. Columns are Series, lists or scalars."""
-    names, rows = _rows(columns)
+    _insert_prepared(conn, table, *_rows(columns))
+
+
+def _insert_prepared(conn: Connection, table: Table, names: list[str], rows: list[tuple]) -> None:
     if not rows:
         return
     names = [table.c[name].name for name in names]  # only our own column names reach the SQL text
@@ -148,6 +151,19 @@ def insert_rows(conn: Connection, table: Table, **columns) -> None:
                     copy.write_row(row)
     else:
         _executemany(conn, f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({{params}})", len(names), rows)
+
+
+def post(conn: Connection, **columns) -> None:
+    """Bulk-write postings after checking each against the money vocabulary (kind, sign, what it settles)."""
+    names, rows = _rows(columns)
+    kind_at, amount_at = names.index("kind"), names.index("amount_minor")
+    settles_at = names.index("settles") if "settles" in names else None
+    for kind_name, positive, settles in {(row[kind_at], row[amount_at] > 0,
+                                          None if settles_at is None else row[settles_at]) for row in rows}:
+        postings_vocabulary.check(kind_name, 1 if positive else -1, settles)
+    if any(row[amount_at] == 0 for row in rows):
+        raise postings_vocabulary.UnknownPosting("a posting of 0 minor units moves no money")
+    _insert_prepared(conn, postings, names, rows)
 
 
 def insert_invoices(conn: Connection, **columns) -> dict[str, int]:
@@ -193,27 +209,6 @@ def _scalar(value):
     return value.isoformat() if isinstance(value, date) else value
 
 
-def invoice_balances(conn: Connection, invoice_ids: Sequence[int]) -> dict[int, int]:
-    """Outstanding principal per claim: principal less credit notes (and, later, allocations)."""
-    balances: dict[int, int] = {}
-    for chunk in _chunks(list(invoice_ids)):
-        balances.update(conn.execute(
-            select(postings.c.invoice_id, func.sum(postings.c.amount_minor))
-            .where(postings.c.invoice_id.in_(chunk), postings.c.kind.in_(("principal", "credit_note")))
-            .group_by(postings.c.invoice_id)).all())
-    return balances
-
-
-def case_balances(conn: Connection, case_ids: Sequence[int]) -> dict[int, int]:
-    """What the debtor still owes per case: every posting but the charges to the creditor."""
-    balances: dict[int, int] = {}
-    for chunk in _chunks(list(case_ids)):
-        balances.update(conn.execute(select(postings.c.case_id, func.sum(postings.c.amount_minor))
-                                     .where(postings.c.case_id.in_(chunk), postings.c.kind.not_in(CREDITOR_CHARGES))
-                                     .group_by(postings.c.case_id)).all())
-    return balances
-
-
 def close_cases(conn: Connection, case_ids: Sequence[int], status: str, on: date) -> list[int]:
     """Close the cases among ``case_ids`` that are still open; return those it closed."""
     closed: list[int] = []
@@ -250,11 +245,11 @@ def creditor_cases(conn: Connection, creditor_id: str, case_ids: Sequence[int], 
 
 
 def case_claims(conn: Connection, case_ids: Sequence[int]) -> list:
-    """The claims (invoices, not credit notes) of the cases: case id, id, number, disputed since; by id."""
+    """The claims (invoices, not credit notes) of the cases: case id, id, number, due date, disputed since; by id."""
     claims = []
     for chunk in _chunks(list(case_ids)):
         claims += conn.execute(select(invoices.c.case_id, invoices.c.id, invoices.c.invoice_number,
-                                      invoices.c.disputed_since)
+                                      invoices.c.due_date, invoices.c.disputed_since)
                                .where(invoices.c.case_id.in_(chunk), invoices.c.document_type == "invoice")
                                .order_by(invoices.c.id)).all()
     return claims

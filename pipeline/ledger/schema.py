@@ -126,11 +126,12 @@ postings = Table(
     Column("id", Integer, primary_key=True),
     Column("case_id", ForeignKey("cases.id"), nullable=False),
     Column("invoice_id", ForeignKey("invoices.id")),
-    Column("kind", String(20), nullable=False),           # principal, creditor_fee, credit_note, direct_payment,
-                                                          # withdrawal_fee, court_withdrawal_fee (the creditor's)
-    Column("amount_minor", BigInteger, nullable=False),   # signed: + raises the debt, - lowers it
+    Column("kind", String(40), nullable=False),           # pipeline.ledger.postings.KINDS
+    Column("amount_minor", BigInteger, nullable=False),   # signed as its kind says: + raises what is owed
     Column("currency", String(3), nullable=False),
-    Column("booked_on", Date, nullable=False),
+    Column("booked_on", Date, nullable=False),            # the run's business date
+    Column("value_date", Date, nullable=False),           # the day the money event took effect
+    Column("settles", String(20)),                        # a payment's: the component it pays down
     Column("file_id", ForeignKey("ingested_files.id")),
     Column("run_id", Text, nullable=False),
     Index("ix_postings_case_id", "case_id"),

@@ -231,7 +231,7 @@ def test_bad_rows_and_other_creditors_cases_change_nothing(acme):
         "MISSING_FIELD", "MISSING_FIELD", "UNKNOWN_INSTRUCTION", "MISSING_FIELD", "BAD_AMOUNT", "BAD_AMOUNT",
         "BAD_AMOUNT", "BAD_AMOUNT", "BAD_DATE", "BAD_DATE", "BAD_DATE", "MISSING_FIELD", "UNKNOWN_CASE",
         "UNKNOWN_CASE", "UNKNOWN_CASE", "UNKNOWN_CASE"]
-    assert lines[7]["message"] == "amount 2000.01 DKK exceeds the 2000.00 DKK outstanding on case 10000001"
+    assert lines[7]["message"] == "amount 2000.01 DKK exceeds the 2000.00 DKK outstanding on invoice A-1"
     assert lines[12]["message"] == "invoice B-1 is not a case of yours on file"
     assert lines[12]["case_number"] == ""
     assert lines[-1]["message"].startswith("16 rows: 0 applied, 16 not applied (BAD_AMOUNT 4, BAD_DATE 3, ")
@@ -272,3 +272,46 @@ def test_a_header_only_instruction_file_is_rejected_whole(acme):
     lines = receipt_of(acme, "acme", "instructions.csv")
     assert [(line["outcome"], line["message"]) for line in lines] == [
         ("EMPTY_FILE", "the file has a header but no data rows")]
+
+
+def test_a_withdrawal_in_a_currency_the_fee_plan_does_not_name_is_refused_not_charged_zero(acme):
+    ingest(acme, "acme", "kroner.csv", TWO_CLAIMS.splitlines(True)[0] +
+           "N-1,2026-05-01,2026-05-31,1000.00,NOK,D9,consumer,Nils Berg,Vej 9,2100,København,DK\n")
+    ingest(acme, "acme", "instructions.csv", HEADER + "WITHDRAW,N-1,,,\n")
+    [line] = receipt_of(acme, "acme", "instructions.csv")[:-1]
+    assert (line["outcome"], line["message"]) == (
+        "NOT_ALLOWED_IN_STATE", "WITHDRAW cannot be applied: fee plan 'standard' has no withdrawal_fee for NOK "
+                                "(it names DKK, EUR, SEK); the agency must add it")
+    case, booked, events = case_of(acme, "N-1")
+    assert (case.status, booked) == ("OPEN", [("principal", 100000, "NOK")])
+    assert [kind for kind, _, _ in events] == ["case_opened", "claim_added"]
+
+
+def test_a_direct_payment_is_booked_on_the_claims_oldest_due_date_first_with_the_instructions_date(acme):
+    """B-1 (due 2026-05-31) has 100.00 of reminder fees: a payment of the case pays them, then B-1's principal,
+    then B-2's; one naming B-2 pays B-2 only. Each part names what it settles; its value date is the line's."""
+    ingest(acme, "acme", "two_claims.csv", TWO_CLAIMS.replace(
+        "debtor_country\n", "debtor_country,reminder_fees\n").replace(",DK\n", ",DK,\n").replace(
+        "B-1,2026-05-01,2026-05-31,1000.00,DKK,D6,consumer,Bo Berg,Vej 6,2100,København,DK,",
+        "B-1,2026-05-01,2026-05-31,1000.00,DKK,D6,consumer,Bo Berg,Vej 6,2100,København,DK,100.00"))
+    case = case_of(acme, "B-1")[0]
+    ingest(acme, "acme", "instructions.csv", f"instruction,case_number,invoice_number,amount,date,note\n"
+                                             f"PAID_DIRECTLY,{case.case_number},,1300.00,2026-11-10,\n"
+                                             f"PAID_DIRECTLY,,B-2,500.00,2026-11-12,\n"
+                                             f"PAID_DIRECTLY,,B-2,1300.01,2026-11-12,\n")
+    lines = receipt_of(acme, "acme", "instructions.csv")
+    assert [(l["outcome"], l["message"]) for l in lines[:-1]] == [
+        ("APPLIED", "OPEN -> OPEN; direct payment 1300.00 DKK recorded, 1800.00 DKK outstanding"),
+        ("APPLIED", "OPEN -> OPEN; direct payment 500.00 DKK recorded, 1300.00 DKK outstanding"),
+        ("BAD_AMOUNT", "amount 1300.01 DKK exceeds the 1300.00 DKK outstanding on invoice B-2")]
+    engine = open_ledger(acme)
+    with engine.connect() as conn:
+        paid = conn.execute(select(invoices.c.invoice_number, postings.c.amount_minor, postings.c.settles,
+                                   postings.c.value_date, postings.c.booked_on)
+                            .join(invoices, invoices.c.id == postings.c.invoice_id)
+                            .where(postings.c.kind == "direct_payment").order_by(postings.c.id)).all()
+    engine.dispose()
+    assert paid == [("B-1", -10000, "reminder_fees", date(2026, 11, 10), AS_OF),
+                    ("B-1", -100000, "principal", date(2026, 11, 10), AS_OF),
+                    ("B-2", -20000, "principal", date(2026, 11, 10), AS_OF),
+                    ("B-2", -50000, "principal", date(2026, 11, 12), AS_OF)]

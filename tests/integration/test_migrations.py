@@ -50,3 +50,67 @@ def test_a_ledger_with_data_migrates_and_its_disputed_cases_keep_their_claims_di
         disputed = dict(conn.execute(select(invoices.c.invoice_number, invoices.c.disputed_since)).all())
     engine.dispose()
     assert disputed == {"A-1": None, "A-2": None, "A-3": date(2026, 11, 20), "A-4": None, "A-5": None}
+
+
+def test_a_ledger_before_0005_gets_value_dates_and_its_direct_payments_move_onto_claims(database_url):
+    """Rows as the code before 0005 wrote them: a direct payment on the case, a withdrawal fee; the migration
+    dates them by their events (the claims by their invoice dates) and spreads the payment over the claims,
+    oldest due date first, fees first."""
+    from datetime import date
+
+    from alembic import command
+    from sqlalchemy import select, text
+
+    from pipeline.ledger.db import run_migration
+    from pipeline.ledger.schema import postings
+
+    engine = make_engine(database_url)
+    run_migration(engine, lambda config: command.upgrade(config, "0004"))
+    with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO creditors VALUES ('acme', 'Acme ApS', 'DK13585628', 'DK', 'DKK', 'DK5000400440116243', "
+            "'NDEADKKK', 'standard')",
+            "INSERT INTO ingested_files (id, creditor_id, sha256, file_name, size_bytes, kind, status, received_at, "
+            "as_of, run_id) VALUES (1, 'acme', 'a', 'claims.csv', 1, 'invoice_csv', 'PROCESSED', "
+            "'2026-11-20 08:00:00', '2026-11-20', 'r1'), (2, 'acme', 'b', 'instructions.csv', 1, 'instructions', "
+            "'PROCESSED', '2026-11-26 08:00:00', '2026-11-26', 'r2')",
+            "INSERT INTO debtors (id, creditor_id, debtor_ref, debtor_type, name, address_line1, postcode, city, "
+            "country) VALUES (1, 'acme', 'D1', 'consumer', 'Bo Berg', 'Vej 1', '2100', 'København', 'DK')",
+            "INSERT INTO cases (id, case_number, payment_reference, creditor_id, debtor_id, currency, country, status, "
+            "opened_on, file_id) VALUES (1, '10000001', '000000100000017', 'acme', 1, 'DKK', 'DK', 'WITHDRAWN', "
+            "'2026-11-20', 1)",
+            "INSERT INTO invoices (id, creditor_id, invoice_number, document_type, case_id, debtor_id, invoice_date, "
+            "due_date, amount_minor, currency, reminders_sent, reminder_fees_minor, below_minimum, content_sha, "
+            "file_id, line) VALUES "
+            "(1, 'acme', 'LATE', 'invoice', 1, 1, '2026-06-01', '2026-06-30', 200000, 'DKK', 0, 0, false, 'x', 1, 2), "
+            "(2, 'acme', 'EARLY', 'invoice', 1, 1, '2026-05-01', '2026-05-31', 100000, 'DKK', 1, 5000, false, 'y', 1, 3)",
+            "INSERT INTO invoices (id, creditor_id, invoice_number, document_type, credited_invoice_id, case_id, "
+            "debtor_id, invoice_date, amount_minor, currency, reminders_sent, reminder_fees_minor, below_minimum, "
+            "content_sha, file_id, line) VALUES "
+            "(3, 'acme', 'CN', 'credit_note', 1, 1, 1, '2026-07-15', 10000, 'DKK', 0, 0, false, 'z', 1, 4)",
+            "INSERT INTO postings (case_id, invoice_id, kind, amount_minor, currency, booked_on, file_id, run_id) "
+            "VALUES (1, 1, 'principal', 200000, 'DKK', '2026-11-20', 1, 'r1'), "
+            "(1, 2, 'principal', 100000, 'DKK', '2026-11-20', 1, 'r1'), "
+            "(1, 2, 'creditor_fee', 5000, 'DKK', '2026-11-20', 1, 'r1'), "
+            "(1, 1, 'credit_note', -10000, 'DKK', '2026-11-20', 1, 'r1'), "
+            "(1, NULL, 'direct_payment', -120000, 'DKK', '2026-11-26', 2, 'r2'), "
+            "(1, NULL, 'withdrawal_fee', 25000, 'DKK', '2026-11-26', 2, 'r2')",
+            "INSERT INTO case_events (case_id, kind, on_date, file_id, run_id) VALUES "
+            "(1, 'paid_directly', '2026-11-18', 2, 'r2'), (1, 'withdrawn', '2026-11-19', 2, 'r2')",
+        ):
+            conn.execute(text(statement))
+    migrate(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(select(postings.c.invoice_id, postings.c.kind, postings.c.amount_minor,
+                                   postings.c.settles, postings.c.value_date, postings.c.booked_on)
+                            .order_by(postings.c.kind, postings.c.invoice_id, postings.c.settles)).all()
+    engine.dispose()
+    assert rows == [
+        (1, "credit_note", -10000, None, date(2026, 7, 15), date(2026, 11, 20)),
+        (2, "creditor_fee", 5000, None, date(2026, 5, 1), date(2026, 11, 20)),
+        (1, "direct_payment", -15000, "principal", date(2026, 11, 18), date(2026, 11, 26)),
+        (2, "direct_payment", -100000, "principal", date(2026, 11, 18), date(2026, 11, 26)),
+        (2, "direct_payment", -5000, "reminder_fees", date(2026, 11, 18), date(2026, 11, 26)),
+        (1, "principal", 200000, None, date(2026, 6, 1), date(2026, 11, 20)),
+        (2, "principal", 100000, None, date(2026, 5, 1), date(2026, 11, 20)),
+        (None, "withdrawal_fee", 25000, None, date(2026, 11, 19), date(2026, 11, 26))]

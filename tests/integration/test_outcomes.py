@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 import pipeline.parsers.invoice_csv as invoice_csv
+from pipeline import registry_text
 from pipeline.home import Home
 from pipeline.ingest import IngestCounts, run_ingest
 from pipeline.ledger.db import make_engine
@@ -130,20 +131,9 @@ def add_creditors(settings, *blocks: str) -> None:
     Home(settings.home).create_party_folders(settings.load_registry())
 
 
-def creditor_block(creditor_id: str, csv: str) -> str:
-    return f'''
-[[creditor]]
-id = "{creditor_id}"
-name = "Nordisk Test ApS"
-vat_id = "DK13585628"
-country = "DK"
-currency = "DKK"
-iban = "DK5000400440116243"
-bic = "NDEADKKK"
-fee_plan = "standard"
-  [creditor.csv]
-{csv}
-'''
+def creditor_block(creditor_id: str, **csv) -> str:
+    return "\n" + registry_text.creditor(creditor_id, "Nordisk Test ApS", "DK13585628", "DK", "Testvej 1, 2100 København Ø",
+                                         "DKK", "DK5000400440116243", "NDEADKKK", csv=csv)
 
 
 # --- ACCEPTED and BELOW_MINIMUM ---------------------------------------------------------------------------
@@ -772,8 +762,8 @@ def test_receipt_cells_are_protected_against_formula_injection(settings):
 
 
 def test_the_other_two_date_formats(settings):
-    add_creditors(settings, creditor_block("dashdates", '  date_format = "DD-MM-YYYY"'),
-                  creditor_block("slashdates", '  date_format = "DD/MM/YYYY"\n  decimal = ","'))
+    add_creditors(settings, creditor_block("dashdates", date_format="DD-MM-YYYY"),
+                  creditor_block("slashdates", date_format="DD/MM/YYYY", decimal=","))
     counts = ingest(settings, "dashdates", "variant_date_dd_mm_yyyy.csv")
     counts.add(ingest(settings, "slashdates", "variant_date_dd_slash_mm_yyyy.csv"))
     assert (counts.files, counts.rows, counts.rows_taken) == (2, 8, 4)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from pipeline import registry_text
 from pipeline.ingest import file_kind, run_ingest
 from pipeline.ledger.schema import cases, debtors, ingested_files, invoices, postings
 from pipeline.references import case_number_from_reference
@@ -106,17 +107,8 @@ SAMPLE_PAIRS = [  # (creditor, as_of, folder, invoice file, credit note file, nu
      "OIOUBL3_CreditNote_billing_private_without_response_base_Example.xml", ("202400095678", "202400095679"),
      631250, "DKK"),
 ]
-OIO_CREDITOR = """
-[[creditor]]
-id = "oio"
-name = "OIOUBL sample supplier"
-vat_id = "DK16356700"
-country = "DK"
-currency = "DKK"
-iban = "DK5000400440116243"
-bic = "NDEADKKK"
-fee_plan = "standard"
-"""
+OIO_CREDITOR = "\n" + registry_text.creditor("oio", "OIOUBL sample supplier", "DK16356700", "DK",
+                                             "Samplevej 1, 1000 København K", "DKK", "DK5000400440116243", "NDEADKKK")
 
 
 @pytest.mark.parametrize("creditor, as_of, folder, invoice_file, note_file, numbers, amount, currency", SAMPLE_PAIRS,

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline import case_states as cs
 from pipeline.config import FeePlan
-from pipeline.ledger.repository import CREDITOR_CHARGES
+from pipeline.ledger.postings import Component, kinds_of
 
 ALLOWED = {
     (cs.OPEN, cs.APPROVE_COURT): (cs.COURT_APPROVED, "court_approved"),
@@ -57,7 +57,7 @@ def test_a_dispute_remembers_the_state_it_interrupts_and_resume_returns_there():
 def test_withdrawals_charge_the_fee_plans_fees_and_a_payment_that_clears_the_balance_closes_as_paid():
     fields = {f.name for f in dataclasses.fields(FeePlan)}
     fees = {t.fee for t in cs.TRANSITIONS.values() if t.fee}
-    assert fees == {"withdrawal_fee", "court_withdrawal_fee"} == set(CREDITOR_CHARGES)
+    assert fees == {"withdrawal_fee", "court_withdrawal_fee"} == {k.name for k in kinds_of(Component.CREDITOR_CHARGES)}
     assert fees <= fields
     assert cs.decide(cs.OPEN, cs.WITHDRAW).transition.fee == "withdrawal_fee"
     assert cs.decide(cs.HANDED_OVER, cs.WITHDRAW).transition.fee == "court_withdrawal_fee"

@@ -25,7 +25,7 @@ ENDPOINT = SftpEndpoint("sftp.example", 2222, "inkasso", HOST_KEY, password="s3c
 
 def test_every_party_is_local_unless_configured(tmp_path):
     registry = load(tmp_path, REGISTRY)
-    assert registry.transport == {party: TransportChoice() for party in ("creditors", "bank", "partner", "finance")}
+    assert registry.transport == {party: TransportChoice() for party in ("creditors", "bank", "partner", "finance", "letters")}
 
 
 def test_a_party_on_sftp_names_its_connection(tmp_path):
@@ -39,7 +39,7 @@ def test_a_party_on_sftp_names_its_connection(tmp_path):
     ('creditors = "ftp"', "transport.creditors.kind: 'ftp' must be one of local, sftp"),
     ('creditors = "sftp"', "transport.creditors.connection: is required for sftp: the Airflow connection id of "
                            "the server"),
-    ('debtors = "local"', "transport.debtors: unknown party (known: creditors, bank, partner, finance)"),
+    ('debtors = "local"', "transport.debtors: unknown party (known: creditors, bank, partner, finance, letters)"),
     ('bank = { kind = "sftp", connection = "b", base_path = "in/../out" }',
      "transport.bank.base_path: 'in/../out' must not contain .."),
 ])

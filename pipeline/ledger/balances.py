@@ -1,0 +1,80 @@
+"""Every balance question, answered from the postings and the money vocabulary (`pipeline.ledger.postings`).
+
+A balance is the sums of postings by component. ``components`` are the sums as posted (principal less
+credit notes, fees as charged, payments negative); ``outstanding`` is each component less the payments
+that settled it; ``total`` is what the debtor owes now: every component the debtor owes, payments
+included, without the creditor's own charges to us. ``on`` limits the postings to those whose money
+event took effect on or before that day (``value_date``).
+
+This is the only module that sums postings: the stages, `inkasso stats` and `inkasso case` all ask here.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Connection, func, select
+
+from pipeline.ledger.postings import Component, is_debtors, kind
+from pipeline.ledger.schema import cases, postings
+
+CHUNK = 5000
+
+
+@dataclass
+class Balance:
+    components: dict[Component, int] = field(default_factory=lambda: dict.fromkeys(Component, 0))
+    outstanding: dict[Component, int] = field(default_factory=lambda: dict.fromkeys(Component, 0))
+    total: int = 0
+
+    @property
+    def payments(self) -> int:
+        """What was paid, as a positive amount."""
+        return -self.components[Component.PAYMENTS]
+
+    @property
+    def creditor_charges(self) -> int:
+        return self.components[Component.CREDITOR_CHARGES]
+
+    def add(self, kind_name: str, settles: str | None, amount: int) -> None:
+        posting_kind = kind(kind_name)
+        self.components[posting_kind.component] += amount
+        self.outstanding[Component(settles) if settles else posting_kind.component] += amount
+        if is_debtors(posting_kind):
+            self.total += amount
+
+
+def claim_balances(conn: Connection, claim_ids: Sequence[int], on: date | None = None) -> dict[int, Balance]:
+    """The balance of each claim (invoice id); a claim without postings has a zero balance."""
+    return _balances(conn, postings.c.invoice_id, claim_ids, on)
+
+
+def case_balances(conn: Connection, case_ids: Sequence[int], on: date | None = None) -> dict[int, Balance]:
+    """The balance of each case: its claims' postings and its own (the creditor's charges)."""
+    return _balances(conn, postings.c.case_id, case_ids, on)
+
+
+def _balances(conn: Connection, key, ids: Sequence[int], on: date | None) -> dict[int, Balance]:
+    ids = [int(i) for i in ids]
+    found = {i: Balance() for i in ids}
+    for start in range(0, len(ids), CHUNK):
+        query = (select(key, postings.c.kind, postings.c.settles, func.sum(postings.c.amount_minor))
+                 .where(key.in_(ids[start:start + CHUNK]))
+                 .group_by(key, postings.c.kind, postings.c.settles))
+        if on is not None:
+            query = query.where(postings.c.value_date <= on)
+        for owner, kind_name, settles, amount in conn.execute(query):
+            found[owner].add(kind_name, settles, int(amount))
+    return found
+
+
+def open_balances(conn: Connection) -> dict[str, int]:
+    """What debtors owe on open cases, per currency (only currencies with open postings appear)."""
+    totals: dict[str, Balance] = {}
+    query = (select(postings.c.currency, postings.c.kind, postings.c.settles, func.sum(postings.c.amount_minor))
+             .join(cases, cases.c.id == postings.c.case_id).where(cases.c.closed_on.is_(None))
+             .group_by(postings.c.currency, postings.c.kind, postings.c.settles))
+    for currency, kind_name, settles, amount in conn.execute(query):
+        totals.setdefault(currency, Balance()).add(kind_name, settles, int(amount))
+    return {currency: balance.total for currency, balance in sorted(totals.items())}
