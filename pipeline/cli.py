@@ -1,63 +1,45 @@
-"""The `inkasso` command (formats.md §0). Exit status: 0 success, 1 handled failure, 2 bad usage."""
+"""The `inkasso` command (formats.md §0): a table of commands; the stages among them take ``--as-of``.
+
+Exit status: 0 success, 1 a handled failure (one line on stderr), 2 bad usage. The command owns its
+logging (`pipeline.logs`): its output on stdout, warnings on stderr, INFO only with ``-v``.
+"""
 from __future__ import annotations
 
 import argparse
 import json
-import logging
+import os
 import sys
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline.config import ConfigError, Settings
+from pipeline import logs, runs
+from pipeline.config import ConfigError, Settings, UnknownParty
 from pipeline.transport import TransportError
 
 
-def _as_of(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+class NotFound(LookupError):
+    """What the command was asked about does not exist (exit status 1)."""
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="inkasso", description="Batch pipeline of a Nordic debt-collection agency. "
-                                     "The home folder is $INKASSO_HOME (default ./var).")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("init", help="create INKASSO_HOME: example inkasso.toml, folders, migrated database")
-    ingest = commands.add_parser("ingest", help="one ingest pass over the creditor inboxes")
-    ingest.add_argument("--creditor", metavar="ID", help="only this creditor's inbox")
-    ingest.add_argument("--settle-seconds", type=int, metavar="N",
-                        help="take files unchanged for N seconds (default: [ingest] settle_seconds, 30)")
-    stats = commands.add_parser("stats", help="counts of creditors, debtors, invoices, cases, balances")
-    stats.add_argument("--json", action="store_true", help="print JSON")
-    commands.add_parser("demo", help="build a demo home with four creditors and run the real ingest DAG")
-    for command in (ingest,):
-        command.add_argument("--as-of", type=_as_of, default=date.today(), metavar="DATE",
-                             help="the business date (default: today)")
-    return parser
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    run: Callable[[Settings, argparse.Namespace], int]
+    arguments: tuple[tuple[tuple, dict], ...] = ()
+    stage: bool = False   # a stage: it takes --as-of, the business date (default: today in Copenhagen)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
-    try:
-        return COMMANDS[args.command](settings, args)
-    except (ConfigError, KeyError, OSError, TransportError) as exc:
-        print(f"inkasso {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"inkasso {args.command}: database error: {reason}", file=sys.stderr)
-        return 1
+def argument(*flags: str, **options) -> tuple[tuple, dict]:
+    return flags, options
 
 
 def _init(settings: Settings, _args) -> int:
     from pipeline.home import Home
-    from pipeline.ingest import open_ledger
+    from pipeline.ledger import open_ledger
     from pipeline.ledger.repository import sync_creditors
 
     home = Home(settings.home)
@@ -73,31 +55,50 @@ def _init(settings: Settings, _args) -> int:
 
 
 def _ingest(settings: Settings, args) -> int:
-    from pipeline.ingest import run_ingest
+    from pipeline.stages import ingest
 
-    run_id = "cli__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    counts = run_ingest(settings, args.as_of, run_id, args.creditor, args.settle_seconds,
-                        on_file=_show_progress if sys.stderr.isatty() else None)
-    print(f"{counts.files} files ({counts.files_rejected} rejected, {counts.files_seen_before} seen before, "
-          f"{counts.files_waiting} waiting for a later stage); {counts.rows} rows: {counts.rows_taken} taken, "
-          f"{counts.rows_rejected} not taken; {counts.cases_opened} cases opened")
-    for name in counts.receipts:
+    result = ingest.run(settings, args.as_of, runs.command_run_id("ingest"), args.creditor, args.settle_seconds,
+                        on_file=_show_file if sys.stderr.isatty() else None)
+    print(f"{result['files']} files ({result['files_rejected']} rejected, {result['files_seen_before']} seen before); "
+          f"{result['rows']} rows: {result['rows_taken']} taken, {result['rows_rejected']} not taken; "
+          f"{result['cases_opened']} cases opened")
+    for name in result["receipts"]:
         print(f"  receipt {name}")
     return 0
 
 
-def _show_progress(creditor_id: str, file_name: str, counts) -> None:
-    print(f"  {creditor_id}/{file_name}: {counts.rows} rows, {counts.rows_taken} taken", file=sys.stderr)
+def _show_file(creditor_id: str, taken) -> None:
+    if taken.record is not None:
+        print(f"  {creditor_id}/{taken.name}: {taken.record.rows_total} rows, {taken.record.rows_accepted} taken",
+              file=sys.stderr)
+
+
+def _case(settings: Settings, args) -> int:
+    from pipeline.case_view import case_view, format_case
+    from pipeline.ledger import open_ledger
+
+    engine = open_ledger(settings)
+    try:
+        with engine.connect() as conn:
+            view = case_view(conn, args.number)
+    finally:
+        engine.dispose()
+    if view is None:
+        raise NotFound(f"no case {args.number}")
+    print(json.dumps(view, indent=2, ensure_ascii=False) if args.json else format_case(view))
+    return 0
 
 
 def _stats(settings: Settings, args) -> int:
-    from pipeline.ingest import open_ledger
+    from pipeline.ledger import open_ledger
     from pipeline.stats import format_stats, ledger_stats
 
     engine = open_ledger(settings)
-    with engine.connect() as conn:
-        stats = ledger_stats(conn)
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            stats = ledger_stats(conn)
+    finally:
+        engine.dispose()
     print(json.dumps(stats, indent=2, sort_keys=True) if args.json else format_stats(stats))
     return 0
 
@@ -108,7 +109,66 @@ def _demo(settings: Settings, _args) -> int:
     return run_demo(settings)
 
 
-COMMANDS = {"init": _init, "ingest": _ingest, "stats": _stats, "demo": _demo}
+COMMANDS = (
+    Command("init", "create INKASSO_HOME: example inkasso.toml, folders, migrated database", _init),
+    Command("ingest", "one ingest pass over the creditor inboxes", _ingest, (
+        argument("--creditor", metavar="ID", help="only this creditor's inbox"),
+        argument("--settle-seconds", type=int, metavar="N",
+                 help="take files unchanged for N seconds (default: [ingest] settle_seconds, 30)"),
+    ), stage=True),
+    Command("case", "one case as operations sees it (formats.md §4)", _case, (
+        argument("number", metavar="NUMBER", help="the case number, e.g. 10000001"),
+        argument("--json", action="store_true", help="print JSON"),
+    )),
+    Command("stats", "counts of creditors, debtors, invoices, cases, balances", _stats, (
+        argument("--json", action="store_true", help="print JSON"),
+    )),
+    Command("demo", "build a demo home with four creditors and run the real ingest DAG", _demo),
+)
+
+
+def _as_of(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inkasso", description="Batch pipeline of a Nordic debt-collection agency. "
+                                     "The home folder is $INKASSO_HOME (default ./var).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        sub = subparsers.add_parser(command.name, help=command.help)
+        for flags, options in command.arguments:
+            sub.add_argument(*flags, **options)
+        if command.stage:
+            sub.add_argument("--as-of", type=_as_of, default=runs.today(), metavar="DATE",
+                             help="the business date (default: today in Copenhagen)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logs.configure(args.verbose)
+    settings = Settings.from_env()
+    # Airflow, imported for an SFTP connection, keeps its files in AIRFLOW_HOME (~/airflow unless set)
+    os.environ.setdefault("AIRFLOW_HOME", str(settings.home / "airflow"))
+    command = next(c for c in COMMANDS if c.name == args.command)
+    try:
+        return command.run(settings, args)
+    except UnknownParty as exc:
+        print(f"inkasso {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigError, NotFound, OSError, TransportError) as exc:
+        print(f"inkasso {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"inkasso {args.command}: database error: {reason}", file=sys.stderr)
+        return 1
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -101,6 +101,10 @@ class Creditor(Party):
         return self.vat_id[2:12] if self.vat_id.startswith("SE") else self.vat_id[2:]
 
 
+class UnknownParty(ValueError):
+    """A creditor or partner id the registry does not have (a command line's usage error)."""
+
+
 class MissingFee(LookupError):
     """A fee plan names no amount of a fixed fee for a currency: the fee is never taken to be 0."""
 
@@ -146,6 +150,12 @@ class Registry:
     max_file_bytes: int
     max_xml_document_bytes: int  # one Invoice/CreditNote; a wrapper of many small ones may be far larger
     transport: dict[str, TransportChoice] = field(default_factory=dict)  # party (TRANSPORT_PARTIES) -> choice
+
+    def creditor(self, creditor_id: str) -> Creditor:
+        if creditor_id not in self.creditors:
+            raise UnknownParty(f"no creditor {creditor_id!r} in the registry "
+                               f"(known: {', '.join(self.creditors) or 'none'})")
+        return self.creditors[creditor_id]
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ def _oioubl_invoice(as_of: date) -> bytes:
 """.encode("utf-8")
 
 
-def _nordlys_instructions(as_of: date) -> bytes:
+def nordlys_instructions(as_of: date) -> bytes:
     """Nordlys steers its cases: court for the business debtor, a payment it received itself, a typo."""
     rows = ["instruction;invoice_number;amount;date;note",
             f"APPROVE_COURT;NL-1003;;{as_of:%d.%m.%Y};debitor svarer ikke",
@@ -169,7 +169,7 @@ def prepare_demo_home(root: Path, as_of: date) -> Settings:
     for creditor, (name, make) in DEMO_FILES.items():
         (root / "creditors" / creditor / "inbox" / name).write_bytes(make(as_of))
     instructions = root / "creditors" / "nordlys" / "inbox" / "instructions_nordlys.csv"
-    instructions.write_bytes(_nordlys_instructions(as_of))
+    instructions.write_bytes(nordlys_instructions(as_of))
     later = instructions.stat().st_mtime + 1  # taken after the invoices it refers to
     os.utime(instructions, (later, later))
     return settings
@@ -209,7 +209,7 @@ def run_demo(settings: Settings, as_of: date | None = None) -> int:
         print(f"\n{creditor}/{RECEIPT_NAME.match(path.name)['file']}: "
               f"{sum(outcomes.values())} rows, {taken} taken, "
               f"{sum(outcomes.values()) - taken} not taken ({detail})\n  receipt: {path}")
-    from pipeline.ingest import open_ledger
+    from pipeline.ledger import open_ledger
     from pipeline.stats import format_stats, ledger_stats
 
     engine = open_ledger(demo)

@@ -19,8 +19,9 @@ class Home:
     def archive_path(self, sha256: str) -> Path:
         return self.root / "archive" / sha256[:2] / sha256
 
-    def quarantine_path(self, creditor_id: str, sha256: str, file_name: str) -> Path:
-        return self.root / "quarantine" / creditor_id / f"{sha256[:12]}_{file_name}"
+    def quarantine_path(self, party_folder: str, sha256: str, file_name: str) -> Path:
+        """A rejected file's bytes, under its party's folder: quarantine/creditors/acme/<sha>_<name>."""
+        return self.root / "quarantine" / party_folder / f"{sha256[:12]}_{file_name}"
 
     @property
     def scratch(self) -> Path:
@@ -36,7 +37,7 @@ class Home:
 
     def create(self) -> None:
         """Make the shared folders of §0; an existing registry is kept, a missing one gets the example."""
-        for folder in ("bank/inbox", "finance/outbox", "archive", "quarantine", "tmp"):
+        for folder in ("bank/inbox", "finance/outbox", "letters/outbox", "archive", "quarantine", "tmp"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         registry = self.root / "inkasso.toml"
         if not registry.exists():

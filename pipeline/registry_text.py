@@ -43,7 +43,7 @@ COURT_PARTNER = '''\
 id = "alektum"
 name = "Alektum A/S"
 countries = ["DK", "SE"]       # the debtors' countries whose cases it takes to court
-payment_order_limit = { DKK = "100000.00" }   # claims above it: ABOVE_PAYMENT_ORDER_LIMIT; a currency not named: no limit
+payment_order_limit = { DKK = "100000.00" }   # claims above: ABOVE_PAYMENT_ORDER_LIMIT; a currency not named: no limit
 equal_terms_months = 6
 commission_after_pct = "25"
 '''

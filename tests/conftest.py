@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 import warnings
+from types import SimpleNamespace
 from datetime import date
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from pipeline import registry_text
 from pipeline.airflow_runner import airflow_environment
 from pipeline.config import Settings
 from pipeline.home import Home
+from pipeline.intake import no_checkpoint
+from pipeline.stages import ingest
 from tests.sshd import MISSING, SSHD, SftpServer, remove_server, start_server
 
 DATA = Path(__file__).parent / "data"
@@ -40,6 +43,29 @@ REGISTRY = registry_text.registry([
     registry_text.creditor("svea", "Svensk Handel AB", "SE5560360793", "SE", "Storgatan 9, 111 22 Stockholm",
                            "SEK", "SE4550000000058398257466", "ESSESESS"),
 ], settle_seconds=0, title="# the tests' home: acme (canonical CSV), dansk (Danish cp1252 layout), svea (Swedish)")
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept():
+    """A test that runs `inkasso` in this process may set variables (AIRFLOW_HOME): none outlives the test."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+class Pass(SimpleNamespace):
+    """What one ingest pass returned (`pipeline.stages.ingest.run`), with attributes for the assertions."""
+
+    def add(self, other: "Pass") -> None:
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+def run_ingest(settings: Settings, as_of: date, run_id: str, creditor_id: str | None = None,
+               settle_seconds: int | None = None, checkpoint=no_checkpoint) -> Pass:
+    """One ingest pass as `inkasso ingest` runs it."""
+    return Pass(**ingest.run(settings, as_of, run_id, creditor_id, settle_seconds, checkpoint=checkpoint))
 
 
 def _postgres_available() -> str | None:

@@ -126,12 +126,36 @@ class SftpServer:
         os.chown(path, account.pw_uid, account.pw_gid)
 
     def stop(self) -> None:
+        """Stop the listener and every session process it started, frozen ones too (SIGKILL ends a stopped
+        process): whatever the test did, nothing of the server is left running."""
+        sessions = self.sessions()
+        for pid in sessions:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.process.terminate()
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+        _wait_gone(sessions)
+
+
+def _wait_gone(pids: list[int], seconds: float = 10) -> None:
+    """Wait until none of ``pids`` is alive (a killed orphan is reaped by init; a zombie is not alive)."""
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def free_port() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from typing import BinaryIO
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -17,13 +18,14 @@ def protect(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
-def write_csv(header: Sequence[str], rows: Iterable[Sequence], numeric: Iterable[str] = ()) -> bytes:
-    """Rows to bytes; cells of columns not named in ``numeric`` are protected text."""
+def write_csv(sink: BinaryIO, header: Sequence[str], rows: Iterable[Sequence], numeric: Iterable[str] = ()) -> None:
+    """Stream rows into ``sink`` as they come; cells of columns not named in ``numeric`` are protected text."""
     numeric_positions = {header.index(name) for name in numeric}
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=False)
+    writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
         writer.writerow(["" if value is None else str(value) if i in numeric_positions else protect(str(value))
                          for i, value in enumerate(row)])
-    return out.getvalue().encode("utf-8")
+    text.flush()
+    text.detach()

@@ -1,9 +1,11 @@
-"""The receipt of formats.md §1.4: one line per data row (or one line for a rejected file),
-then a summary line. Built only from the ledger, so a re-run writes the same bytes."""
+"""The receipt of formats.md §1.4: one line per data row (or one line for a rejected file), then a
+summary line. Written from what the ledger holds, so a re-run writes the same bytes."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import BinaryIO
 
 from pipeline.exporters.csv_safe import write_csv
 
@@ -16,12 +18,23 @@ def receipt_name(file_name: str, received_at: datetime) -> str:
     return f"receipt_{file_name}_{received_at:%Y%m%dT%H%M%SZ}.csv"
 
 
-def render_receipt(lines: list, file_rejected: bool, instructions: bool = False) -> bytes:
-    """``lines``: (line, invoice_number, outcome, message, case_number, payment_reference) in order."""
-    rows = [tuple(line) for line in lines]
-    if not file_rejected:
-        rows.append(("", "", SUMMARY, summary_message(Counter(row[2] for row in rows), instructions), "", ""))
-    return write_csv(COLUMNS, rows, numeric=("line",))
+def write_receipt(sink: BinaryIO, lines: Iterable[tuple], instructions: bool = False) -> None:
+    """``lines``: (line, invoice_number, outcome, message, case_number, payment_reference) in order, streamed;
+    the summary line counts them."""
+    outcomes: Counter = Counter()
+
+    def counted() -> Iterator[tuple]:
+        for line in lines:
+            outcomes[line[2]] += 1
+            yield tuple(line)
+        yield "", "", SUMMARY, summary_message(outcomes, instructions), "", ""
+
+    write_csv(sink, COLUMNS, counted(), numeric=("line",))
+
+
+def write_rejection(sink: BinaryIO, code: str, message: str) -> None:
+    """The receipt of a file rejected whole: its one line, no summary."""
+    write_csv(sink, COLUMNS, [("", "", code, message, "", "")], numeric=("line",))
 
 
 def summary_message(outcomes: Counter, instructions: bool = False) -> str:

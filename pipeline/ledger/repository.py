@@ -4,7 +4,7 @@ The stages call these inside the one transaction they hold per file.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 
 import numpy as np
@@ -14,18 +14,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.config import Registry
 from pipeline.ledger import postings as postings_vocabulary
-from pipeline.ledger.schema import (cases, creditors, debtors, inbox_sightings, ingested_files, invoices, postings,
+from pipeline.ledger.schema import (cases, creditors, debtors, exports, ingested_files, invoices, postings,
                                     receipt_lines)
 
 CHUNK = 5000
+STREAM_ROWS = 2_000  # rows fetched at a time when a query is streamed
 CASE_NUMBER_BASE = 10_000_000
-CREDITOR_LOCK_SPACE = 0x696E6B  # first key of the creditors' advisory locks (the second: hash of the id)
+PARTY_LOCK_SPACE = 0x696E6B  # first key of the parties' advisory locks (the second: hash of kind and id)
 KEPT_WHEN_MISSING = ("national_id", "email", "phone")  # a later file without them does not erase them
 DEBTOR_FIELDS = ("debtor_type", "name", "national_id", "address_line1", "address_line2", "postcode", "city",
                  "country", "email", "phone")
 
 
-def _insert(conn: Connection, table):
+def dialect_insert(conn: Connection, table):
+    """An INSERT that knows ON CONFLICT on both databases."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
 
@@ -41,30 +43,33 @@ def sync_creditors(conn: Connection, registry: Registry) -> None:
                  bic=c.bic, fee_plan=c.fee_plan) for c in registry.creditors.values()]
     if not rows:
         return
-    stmt = _insert(conn, creditors)
+    stmt = dialect_insert(conn, creditors)
     stmt = stmt.on_conflict_do_update(index_elements=[creditors.c.id],
                                       set_={k: stmt.excluded[k] for k in rows[0] if k != "id"})
     conn.execute(stmt, rows)
 
 
-def find_file(conn: Connection, creditor_id: str, sha256: str):
-    return conn.execute(select(ingested_files).where(ingested_files.c.creditor_id == creditor_id,
-                                                     ingested_files.c.sha256 == sha256)).first()
+def find_file(conn: Connection, party_kind: str, party_id: str, sha256: str):
+    return conn.execute(select(ingested_files).where(
+        ingested_files.c.party_kind == party_kind, ingested_files.c.party_id == party_id,
+        ingested_files.c.sha256 == sha256)).first()
 
 
-def lock_creditor(conn: Connection, creditor_id: str) -> None:
-    """Hold the creditor's ingest lock to the end of the transaction (PostgreSQL advisory lock).
+def lock_party(conn: Connection, party_kind: str, party_id: str) -> None:
+    """Hold the party's lock to the end of the transaction (PostgreSQL advisory lock): its files, and the
+    creditor's cases and balances, change in one transaction at a time.
 
     SQLite needs none: BEGIN IMMEDIATE already admits one writer at a time."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:creditor))"),
-                     {"space": CREDITOR_LOCK_SPACE, "creditor": creditor_id})
+        conn.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:party))"),
+                     {"space": PARTY_LOCK_SPACE, "party": f"{party_kind}:{party_id}"})
 
 
-def latest_received_at(conn: Connection, creditor_id: str, file_name: str):
-    """When the newest file of this name was received from this creditor (None: never)."""
+def latest_received_at(conn: Connection, party_kind: str, party_id: str, file_name: str):
+    """When the newest file of this name was received from this party (None: never)."""
     return conn.execute(select(func.max(ingested_files.c.received_at)).where(
-        ingested_files.c.creditor_id == creditor_id, ingested_files.c.file_name == file_name)).scalar()
+        ingested_files.c.party_kind == party_kind, ingested_files.c.party_id == party_id,
+        ingested_files.c.file_name == file_name)).scalar()
 
 
 def insert_file(conn: Connection, **values) -> int:
@@ -73,6 +78,10 @@ def insert_file(conn: Connection, **values) -> int:
 
 def finish_file(conn: Connection, file_id: int, **counts) -> None:
     conn.execute(update(ingested_files).where(ingested_files.c.id == file_id).values(**counts))
+
+
+def file_record(conn: Connection, file_id: int):
+    return conn.execute(select(ingested_files).where(ingested_files.c.id == file_id)).one()
 
 
 def known_invoices(conn: Connection, creditor_id: str, numbers: Sequence[str]) -> pd.DataFrame:
@@ -270,29 +279,26 @@ def update_case_states(conn: Connection, states: Sequence[dict]) -> None:
             closed_on=bindparam("new_closed_on")), list(states))
 
 
-def receipt_of(conn: Connection, file_id: int) -> list:
+def receipt_of(conn: Connection, file_id: int) -> Iterator[tuple]:
+    """The receipt lines of a file in order, streamed (a file of ten million rows has as many)."""
     query = (select(receipt_lines.c.line, receipt_lines.c.invoice_number, receipt_lines.c.outcome,
                     receipt_lines.c.message, cases.c.case_number, cases.c.payment_reference)
              .select_from(receipt_lines.outerjoin(cases, cases.c.id == receipt_lines.c.case_id))
              .where(receipt_lines.c.file_id == file_id).order_by(receipt_lines.c.seq))
-    return conn.execute(query).all()
+    for batch in conn.execution_options(yield_per=STREAM_ROWS).execute(query).partitions():
+        yield from batch
 
 
-def inbox_sightings_of(conn: Connection, location: str) -> dict[str, tuple[int, int, float]]:
-    """What earlier listings of ``location`` saw: name -> (size, mtime, first seen)."""
-    return {name: (size, mtime, first) for name, size, mtime, first in conn.execute(
-        select(inbox_sightings.c.name, inbox_sightings.c.size_bytes, inbox_sightings.c.mtime,
-               inbox_sightings.c.first_seen).where(inbox_sightings.c.location == location)).all()}
+def find_export(conn: Connection, kind: str, natural_key: str):
+    return conn.execute(select(exports).where(exports.c.kind == kind, exports.c.natural_key == natural_key)).first()
 
 
-def record_inbox_sightings(conn: Connection, location: str, seen: dict[str, tuple[int, int, float]],
-                           forget: Sequence[str]) -> None:
-    """Forget the names in ``forget``, then remember ``seen`` (names not remembered yet; a concurrent
-    listing that remembered one first wins, which only makes that file wait a little longer)."""
-    for chunk in _chunks(list(forget)):
-        conn.execute(inbox_sightings.delete().where(inbox_sightings.c.location == location,
-                                                    inbox_sightings.c.name.in_(chunk)))
-    if seen:
-        conn.execute(_insert(conn, inbox_sightings).on_conflict_do_nothing(), [
-            dict(location=location, name=name, size_bytes=size, mtime=mtime, first_seen=first)
-            for name, (size, mtime, first) in seen.items()])
+def insert_export(conn: Connection, **values) -> None:
+    """Record an export owed; one recorded before under the same key stays as it was."""
+    conn.execute(dialect_insert(conn, exports).values(**values).on_conflict_do_nothing(
+        index_elements=[exports.c.kind, exports.c.natural_key]))
+
+
+def mark_delivered(conn: Connection, export_id: int, sha256: str, size_bytes: int, delivered_at) -> None:
+    conn.execute(update(exports).where(exports.c.id == export_id).values(
+        sha256=sha256, size_bytes=size_bytes, delivered_at=delivered_at))

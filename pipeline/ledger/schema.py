@@ -3,8 +3,9 @@
 Money columns end in ``_minor`` and hold integer minor units. Money moves only as
 rows of ``postings`` (append-only, signed); a balance is a sum of postings.
 Natural keys are unique constraints, so every write is idempotent by key:
-files by (creditor, SHA-256), debtors by (creditor, debtor ref), documents by
-(creditor, document type, number), and at most one open case per (creditor, debtor, currency).
+files by (party, SHA-256), debtors by (creditor, debtor ref), documents by
+(creditor, document type, number), at most one open case per (creditor, debtor, currency), and
+exports by (kind, natural key) and by their name in their outbox.
 """
 from __future__ import annotations
 
@@ -33,19 +34,22 @@ creditors = Table(
 ingested_files = Table(
     "ingested_files", metadata,
     Column("id", Integer, primary_key=True),
-    Column("creditor_id", ForeignKey("creditors.id"), nullable=False),
+    Column("party_kind", String(20), nullable=False),     # whose inbox: creditor, bank, partner
+    Column("party_id", String(40), nullable=False),       # the creditor's or partner's id; the bank's: "bank"
     Column("sha256", String(64), nullable=False),
     Column("file_name", Text, nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
-    Column("kind", String(20), nullable=False),           # invoice_csv, ...
+    Column("kind", String(20), nullable=False),           # the handler's: invoice_csv, instructions, ...
     Column("status", String(10), nullable=False),         # PROCESSED or REJECTED (file level)
-    Column("received_at", DateTime, nullable=False),      # UTC; names the receipt
+    Column("rejection_code", String(32)),                 # REJECTED: the file-level code and why
+    Column("rejection_message", Text),
+    Column("received_at", DateTime, nullable=False),      # UTC; names the answer
     Column("as_of", Date, nullable=False),
     Column("run_id", Text, nullable=False),
     Column("rows_total", Integer, nullable=False, server_default=text("0")),
     Column("rows_accepted", Integer, nullable=False, server_default=text("0")),
     Column("cases_opened", Integer, nullable=False, server_default=text("0")),
-    UniqueConstraint("creditor_id", "sha256"),
+    UniqueConstraint("party_kind", "party_id", "sha256"),
 )
 
 receipt_lines = Table(
@@ -159,4 +163,22 @@ inbox_sightings = Table(
     Column("size_bytes", BigInteger, nullable=False),
     Column("mtime", BigInteger, nullable=False),          # the server's, in whole seconds
     Column("first_seen", Float, nullable=False),          # our clock (epoch seconds) when this size and mtime were first seen
+)
+
+exports = Table(
+    "exports", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),           # receipt, letters, court_handoff, settlement, ...
+    Column("natural_key", String(200), nullable=False),   # what it is of: a file's id, a day, a partner's week, ...
+    Column("party", String(20), nullable=False),          # the [transport] party it goes to: creditors, finance, ...
+    Column("folder", Text, nullable=False),               # that party's outbox, e.g. creditors/acme/outbox
+    Column("file_name", Text, nullable=False),
+    Column("file_id", ForeignKey("ingested_files.id")),   # the file it answers, if any
+    Column("as_of", Date, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("sha256", String(64)),                         # of the bytes first delivered: every re-render must match
+    Column("size_bytes", BigInteger),
+    Column("delivered_at", DateTime),                     # UTC, the latest delivery
+    UniqueConstraint("kind", "natural_key"),
+    UniqueConstraint("folder", "file_name"),
 )

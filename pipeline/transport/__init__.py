@@ -2,12 +2,14 @@
 
 `local` implements them on folders under INKASSO_HOME, `sftp` on a party's SFTP server; `parties` picks
 one per party as ``[transport]`` in inkasso.toml says, so the stages never know where a file lives.
+Transport moves bytes only: it knows no ledger. What an SFTP inbox must remember between listings it keeps
+in a `ListingStore` its caller gives it (the ledger implements one).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".done")
 DONE_SUFFIX = ".done"
@@ -47,8 +49,23 @@ class Inbox(Protocol):
 class Outbox(Protocol):
     def exists(self, name: str) -> bool: ...
 
-    def put(self, name: str, data: bytes) -> None:
-        """Write under a temporary name, then rename: the file appears whole or not at all."""
+    def put(self, name: str, source: BinaryIO) -> None:
+        """Stream ``source`` (an open file, read from where it stands) under a temporary name, then rename:
+        the file appears whole or not at all, and is never held in memory whole."""
+
+
+Seen = dict[str, tuple[int, int, float]]  # name -> (size, mtime, when this size and mtime were first seen)
+
+
+class ListingStore(Protocol):
+    """Remembers what listings of a folder saw, so that two listings at different times (and on different
+    workers) can prove a file unchanged."""
+
+    def recall(self, location: str) -> Seen: ...
+
+    def remember(self, location: str, seen: Seen, forget: list[str]) -> None:
+        """Forget the names in ``forget``, then remember ``seen`` (a name remembered meanwhile by a concurrent
+        listing is kept: that only makes its file wait a little longer)."""
 
 
 def is_candidate(name: str) -> bool:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import glob
-import io
 import logging
 import os
 import shutil
@@ -14,11 +13,6 @@ from pipeline.transport import DONE_SUFFIX, InboxFile, is_candidate, is_ready
 
 log = logging.getLogger(__name__)
 COPY_CHUNK = 1 << 20
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
-    copy_atomically(io.BytesIO(data), path)
 
 
 def copy_atomically(source: BinaryIO, path: Path) -> None:
@@ -94,9 +88,9 @@ class LocalOutbox:
     def exists(self, name: str) -> bool:
         return (self.folder / name).exists()
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, source: BinaryIO) -> None:
         """Write atomically; then sweep the temporary files an earlier try of this name left when its
         process was killed mid-write (they are dot-named, so nobody took them for a receipt)."""
-        write_atomically(self.folder / name, data)
+        copy_atomically(source, self.folder / name)
         for leftover in self.folder.glob(f".{glob.escape(name)}.*.tmp"):
             leftover.unlink(missing_ok=True)

@@ -10,10 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine
-
+from pipeline import logs
 from pipeline.config import Registry, TransportChoice
-from pipeline.transport import Inbox, Outbox, TransportError
+from pipeline.transport import Inbox, ListingStore, Outbox, TransportError
 from pipeline.transport.local import LocalInbox, LocalOutbox
 from pipeline.transport.sftp import SftpEndpoint, SftpInbox, SftpOutbox, SftpSession, Sightings, remote_join
 
@@ -30,16 +29,16 @@ class LocalFiles:
 
 
 class SftpFiles:
-    """A party's folders on its SFTP server; the ledger (``engine``) keeps the listings of its inboxes."""
+    """A party's folders on its SFTP server; ``listings`` keeps what listings of its inboxes saw."""
 
-    def __init__(self, session: SftpSession, choice: TransportChoice, engine: Engine):
+    def __init__(self, session: SftpSession, choice: TransportChoice, listings: ListingStore):
         self.session = session
         self.choice = choice
-        self.engine = engine
+        self.listings = listings
 
     def inbox(self, folder: str) -> Inbox:
         remote = remote_join(self.choice.base_path, folder)
-        return SftpInbox(self.session, remote, Sightings(self.engine, f"{self.choice.connection}:{remote}"))
+        return SftpInbox(self.session, remote, Sightings(self.listings, f"{self.choice.connection}:{remote}"))
 
     def outbox(self, folder: str) -> Outbox:
         return SftpOutbox(self.session, remote_join(self.choice.base_path, folder))
@@ -49,14 +48,14 @@ PartyFiles = LocalFiles | SftpFiles
 
 
 @contextmanager
-def open_party_files(home: Path, registry: Registry, party: str, engine: Engine) -> Iterator[PartyFiles]:
+def open_party_files(home: Path, registry: Registry, party: str, listings: ListingStore) -> Iterator[PartyFiles]:
     """The party's files for one pass; an SFTP connection opens on first use and closes at the end."""
     choice = registry.transport.get(party, TransportChoice())
     if choice.kind == "local":
         yield LocalFiles(home)
         return
     with SftpSession(sftp_endpoint(choice)) as session:
-        yield SftpFiles(session, choice, engine)
+        yield SftpFiles(session, choice, listings)
 
 
 def sftp_endpoint(choice: TransportChoice) -> SftpEndpoint:
@@ -67,8 +66,9 @@ def sftp_endpoint(choice: TransportChoice) -> SftpEndpoint:
     public key as in known_hosts), ``private_key`` or ``key_file``, ``private_key_passphrase``, and
     optionally ``conn_timeout`` (seconds), ``keepalive_interval``, ``attempts``, ``backoff_seconds`` (the
     names of Airflow's SSH hook where it has one)."""
-    from airflow.sdk import BaseHook  # imported here: Airflow takes seconds to import, local runs never need it
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    with logs.kept():  # imported here: Airflow takes seconds to import, and takes over the logging of a process
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         connection = BaseHook.get_connection(choice.connection)

@@ -10,7 +10,8 @@ name: downloads go to a local scratch file and are checked against the listing, 
 
 Completeness: the modification times of a remote server come from its clock, not ours, so a file is
 complete when it carries a ``.done`` sidecar or when two listings at least ``settle_seconds`` apart saw the
-same size and mtime (`Sightings` remembers listings in the ledger; ``settle_seconds = 0`` takes at once).
+same size and mtime (`Sightings` remembers listings in the `ListingStore` the caller gives, the ledger in
+the stages; ``settle_seconds = 0`` takes at once).
 """
 from __future__ import annotations
 
@@ -26,15 +27,12 @@ import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import paramiko
 from paramiko.ssh_exception import NoValidConnectionsError
 
-from sqlalchemy import Engine
-
-from pipeline.ledger import repository as repo
-from pipeline.transport import DONE_SUFFIX, InboxFile, TransportError, is_candidate
+from pipeline.transport import DONE_SUFFIX, InboxFile, ListingStore, TransportError, is_candidate
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +45,7 @@ TRANSIENT_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, er
 
 @dataclass(frozen=True)
 class SftpEndpoint:
-    """Where and how to log in; built from an Airflow connection (`connections.sftp_endpoint`)."""
+    """Where and how to log in; built from an Airflow connection (`parties.sftp_endpoint`)."""
 
     host: str
     port: int
@@ -218,21 +216,20 @@ def is_safe_name(name: str) -> bool:
 
 
 class Sightings:
-    """What earlier listings of one remote folder saw, kept in the ledger (table ``inbox_sightings``), so
+    """What earlier listings of one remote folder saw, kept in a `ListingStore` shared by every worker, so
     that two passes, or the DAG's listing task and its ingest task on another worker, are the "two
     listings" that prove a file complete."""
 
-    def __init__(self, engine: Engine, location: str):
-        self.engine = engine
+    def __init__(self, store: ListingStore, location: str):
+        self.store = store
         self.location = location
 
     def ready(self, listed: dict[str, tuple[int, int]], done: set[str], settle_seconds: int, now: float) -> set[str]:
         """Names complete now; remembers this listing for the next one."""
-        with self.engine.begin() as conn:
-            seen = repo.inbox_sightings_of(conn, self.location)
-            fresh = {name: (size, mtime, now) for name, (size, mtime) in listed.items()
-                     if seen.get(name, (None, None, None))[:2] != (size, mtime)}
-            repo.record_inbox_sightings(conn, self.location, fresh, [n for n in seen if n not in listed or n in fresh])
+        seen = self.store.recall(self.location)
+        fresh = {name: (size, mtime, now) for name, (size, mtime) in listed.items()
+                 if seen.get(name, (None, None, None))[:2] != (size, mtime)}
+        self.store.remember(self.location, fresh, [n for n in seen if n not in listed or n in fresh])
         first_seen = {name: seen[name][2] for name in listed if name not in fresh} | {n: now for n in fresh}
         return {name for name in listed
                 if name in done or settle_seconds == 0 or now - first_seen[name] >= settle_seconds}
@@ -329,21 +326,31 @@ class SftpOutbox:
         path = remote_join(self.folder, name)
         return self.session.call(f"stat {path}", lambda sftp: _exists(sftp, path))
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, source: BinaryIO) -> None:
         """Upload to a dot-named ``.tmp`` file, check its size, rename it. The temporary name comes from the
         content, so a later put of the same bytes (a retry, or the next pass delivering the same receipt)
-        overwrites what a try cut off midway left, and nothing stays behind once one succeeds."""
+        overwrites what a try cut off midway left, and nothing stays behind once one succeeds. ``source`` is
+        read twice (hashed, then sent; a retry sends it again): it must be seekable."""
         path = remote_join(self.folder, name)
-        temporary = remote_join(self.folder, f".{name}.{hashlib.sha256(data).hexdigest()[:12]}.tmp")
-        self.session.call(f"upload {path}", lambda sftp: self._upload(sftp, temporary, path, data))
+        start = source.tell()
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: source.read(COPY_CHUNK), b""):
+            digest.update(chunk)
+        size = source.tell() - start
+        temporary = remote_join(self.folder, f".{name}.{digest.hexdigest()[:12]}.tmp")
 
-    def _upload(self, sftp: paramiko.SFTPClient, temporary: str, path: str, data: bytes) -> None:
+        def upload(sftp: paramiko.SFTPClient) -> None:
+            source.seek(start)
+            self._upload(sftp, temporary, path, source, size)
+        self.session.call(f"upload {path}", upload)
+
+    def _upload(self, sftp: paramiko.SFTPClient, temporary: str, path: str, source: BinaryIO, size: int) -> None:
         _make_folders(sftp, self.folder)
         try:
             with sftp.open(temporary, "wb") as remote:
                 remote.set_pipelined(True)
-                copy(io.BytesIO(data), remote)
-            if sftp.stat(temporary).st_size != len(data):
+                copy(source, remote)
+            if sftp.stat(temporary).st_size != size:
                 raise OSError(f"{temporary}: the server holds a different size than was sent")
             _rename(sftp, temporary, path)
         except BaseException:

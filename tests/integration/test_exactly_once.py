@@ -35,28 +35,31 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-import pipeline.ingest as ingest
-import pipeline.ledger.repository as repository
+import pipeline.intake as intake
 import pipeline.parsers.invoice_csv as invoice_csv
 from pipeline.config import Settings
 from pipeline.exporters.receipt import receipt_name
 from pipeline.home import Home
-from pipeline.ingest import CreditorIngest, InvoiceFileLoader, open_ledger, run_ingest
+from pipeline.intake import Intake, no_checkpoint
+from pipeline.ledger import open_ledger
 from pipeline.ledger.db import MIGRATIONS, make_engine, migrate
-from pipeline.ledger.schema import (case_events, cases, debtors, ingested_files, invoices, postings,
+from pipeline.ledger.schema import (case_events, cases, debtors, exports, ingested_files, invoices, postings,
                                     receipt_lines)
 from pipeline.references import case_number_from_reference
 from pipeline.stats import ledger_stats
+from pipeline.stages import ingest
 from pipeline.transport.local import LocalInbox, LocalOutbox
 from pipeline.transport.parties import LocalFiles
-from tests.conftest import AS_OF, PG_URL, REGISTRY, drop, read_receipt, receipts
+from tests.conftest import AS_OF, PG_URL, REGISTRY, Pass, drop, read_receipt, receipts, run_ingest
 
 INKASSO = Path(sys.executable).with_name("inkasso")
 HEADER = ("invoice_number,document_type,credited_invoice_number,invoice_date,due_date,amount,currency,debtor_id,"
           "debtor_type,debtor_name,debtor_address_line1,debtor_postcode,debtor_city,debtor_country,reminder_fees\n")
+UNSUPPORTED = ('only invoice files (.csv, UBL .xml) and instruction files (names starting with "instructions") are '
+               'taken here')
 SMALL_BLOCK = 1024  # bytes per Arrow batch: the crash file below spans six batches
 HEAD_REVISION = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-LEDGER_TABLES = (debtors, cases, invoices, postings, case_events, receipt_lines, ingested_files)
+LEDGER_TABLES = (debtors, cases, invoices, postings, case_events, receipt_lines, ingested_files, exports)
 
 
 class Crash(Exception):
@@ -115,7 +118,7 @@ def ledger_state(url: str) -> dict:
             state["postings_by_kind"] = {kind: int(total) for kind, total in conn.execute(
                 select(postings.c.kind, func.sum(postings.c.amount_minor)).group_by(postings.c.kind)).all()}
             state["files"] = sorted(tuple(r) for r in conn.execute(select(
-                ingested_files.c.creditor_id, ingested_files.c.file_name, ingested_files.c.sha256,
+                ingested_files.c.party_id, ingested_files.c.file_name, ingested_files.c.sha256,
                 ingested_files.c.status, ingested_files.c.size_bytes, ingested_files.c.kind,
                 ingested_files.c.rows_total, ingested_files.c.rows_accepted, ingested_files.c.cases_opened)))
             state["claims"] = sorted(tuple(r) for r in conn.execute(select(
@@ -193,7 +196,7 @@ class Reference:
 
     state: dict
     receipt: bytes
-    counts: ingest.IngestCounts
+    counts: Pass
 
 
 @pytest.fixture
@@ -201,7 +204,7 @@ def clean_run(settings, tmp_path):
     created: list[str] = []
     admin = None
 
-    def run(name: str, content: bytes | str, creditor: str = "acme") -> Reference:
+    def run(name: str, content: bytes | str, creditor: str = "acme", checkpoint=no_checkpoint) -> Reference:
         nonlocal admin
         home = tmp_path / f"clean{len(created)}_{uuid.uuid4().hex[:6]}"
         if settings.database_url.startswith("sqlite"):
@@ -218,7 +221,7 @@ def clean_run(settings, tmp_path):
         clean.registry_path.write_text(REGISTRY, encoding="utf-8")
         Home(home).create_party_folders(clean.load_registry())
         drop(clean, creditor, name, content)
-        counts = run_ingest(clean, AS_OF, "clean-run")
+        counts = run_ingest(clean, AS_OF, "clean-run", checkpoint=checkpoint)
         [receipt] = receipts(clean, creditor)
         return Reference(ledger_state(url), receipt.read_bytes(), counts)
 
@@ -267,33 +270,56 @@ def fail_on_call(original, call: int = 1, after: bool = False):
     return wrapper
 
 
+def on_step(step: str, action, call: int = 1):
+    """A checkpoint (`pipeline.intake`) that runs ``action()`` when the ``call``-th ``step`` is done."""
+    calls = {"n": 0}
+
+    def checkpoint(name: str) -> None:
+        if name == step:
+            calls["n"] += 1
+            if calls["n"] == call:
+                action()
+
+    return checkpoint
+
+
+def fail_at(step: str, call: int = 1):
+    """A checkpoint that fails right after the ``call``-th ``step`` of the intake."""
+    def crash():
+        raise Crash(f"injected failure after {step}")
+    return on_step(step, crash, call)
+
+
 # ---------------------------------------------------------------------------------------------
 # 1. A failure between each pair of steps, then a retry
 
-# step -> (committed before the failure, archive written before the failure)
+# step -> (committed before the failure, archive written before the failure, receipt delivered before it)
+# Most are the intake's checkpoints (`pipeline.intake`, and the invoice handler's inside the transaction);
+# the rest make the transport fail: the inbox's fetch and remove, the outbox's put, the renames.
 STEPS = {
-    "fetch": (False, False),             # copying the inbox file to scratch
-    "find_file": (False, False),         # looking up (creditor, sha256)
-    "creditor_lock": (False, False),     # waiting for the creditor's turn, first in the file's transaction
-    "insert_file": (False, False),       # first write of the file's transaction
-    "first_batch": (False, False),       # end of the first batch of rows
-    "mid_file": (False, False),          # after the first batch is written, in the second
-    "credit_notes": (False, False),      # after every batch, before the credit notes
-    "finish_file": (False, False),       # the last write before commit
-    "after_commit": (True, False),       # right after the commit, before anything else
-    "keep_raw_bytes": (True, False),     # archiving
-    "archive_rename": (True, False),     # the archive's temporary file cannot be renamed
-    "deliver_receipt": (True, True),     # building the receipt
-    "outbox_put": (True, True),          # writing the receipt
-    "receipt_rename": (True, True),      # the receipt's temporary file cannot be renamed
-    "inbox_remove": (True, True),        # removing the file from the inbox
+    "fetch": (False, False, False),                 # copying the inbox file to scratch
+    "fetched": (False, False, False),               # copied and hashed, before the ledger is asked
+    "locked": (False, False, False),                # the creditor's turn taken, first in the file's transaction
+    "recorded": (False, False, False),              # the file's record, the first write of the transaction
+    "batch_written": (False, False, False),         # the first batch of rows written
+    "batch_written#2": (False, False, False),       # the second batch written
+    "credit_notes_applied": (False, False, False),  # after every batch and the credit notes
+    "handled": (False, False, False),               # the file's counts written, its answer owed next
+    "committed": (True, False, False),              # right after the commit, before anything else
+    "archive_rename": (True, False, False),         # the archive's temporary file cannot be renamed
+    "kept": (True, True, False),                    # archived, the receipt not yet rendered
+    "outbox_put": (True, True, False),              # writing the receipt
+    "receipt_rename": (True, True, False),          # the receipt's temporary file cannot be renamed
+    "answered": (True, True, True),                 # the receipt delivered, the file still in the inbox
+    "inbox_remove": (True, True, True),             # removing the file from the inbox
 }
 # steps after which PostgreSQL's case id sequence has moved on in the rolled-back attempt
-CASE_IDS_CONSUMED = {"first_batch", "mid_file", "credit_notes", "finish_file"}
+CASE_IDS_CONSUMED = {"batch_written", "batch_written#2", "credit_notes_applied", "handled"}
 
 
-def inject(step: str, mp: pytest.MonkeyPatch, settings: Settings) -> dict:
-    """Make ``step`` fail; returns what the failing attempt saw (the receipt name it tried to write)."""
+def inject(step: str, mp: pytest.MonkeyPatch, settings: Settings) -> tuple[dict, object]:
+    """Make ``step`` fail; returns what the failing attempt saw (the receipt name it tried to write) and the
+    checkpoint to run the pass with."""
     seen: dict = {}
     real_replace = os.replace
 
@@ -306,44 +332,25 @@ def inject(step: str, mp: pytest.MonkeyPatch, settings: Settings) -> dict:
             return real_replace(src, dst, *args, **kwargs)
         return replace
 
+    name, _, call = step.partition("#")
     if step == "fetch":
         mp.setattr(LocalInbox, "fetch", fail_on_call(LocalInbox.fetch))
-    elif step == "find_file":
-        mp.setattr(repository, "find_file", fail_on_call(repository.find_file))
-    elif step == "creditor_lock":
-        mp.setattr(repository, "lock_creditor", fail_on_call(repository.lock_creditor, after=True))
-    elif step == "insert_file":
-        mp.setattr(repository, "insert_file", fail_on_call(repository.insert_file, after=True))
-    elif step == "first_batch":
-        mp.setattr(InvoiceFileLoader, "_receipt_lines", fail_on_call(InvoiceFileLoader._receipt_lines, after=True))
-    elif step == "mid_file":
-        mp.setattr(InvoiceFileLoader, "_receipt_lines", fail_on_call(InvoiceFileLoader._receipt_lines, call=2))
-    elif step == "credit_notes":
-        mp.setattr(InvoiceFileLoader, "_apply_credit_notes", fail_on_call(InvoiceFileLoader._apply_credit_notes))
-    elif step == "finish_file":
-        mp.setattr(repository, "finish_file", fail_on_call(repository.finish_file, after=True))
-    elif step == "after_commit":
-        mp.setattr(CreditorIngest, "_process", fail_on_call(CreditorIngest._process, after=True))
-    elif step == "keep_raw_bytes":
-        mp.setattr(CreditorIngest, "_keep_raw_bytes", fail_on_call(CreditorIngest._keep_raw_bytes))
     elif step == "archive_rename":
         mp.setattr(os, "replace", failing_replace_under(settings.home / "archive"))
-    elif step == "deliver_receipt":
-        mp.setattr(CreditorIngest, "_deliver_receipt", fail_on_call(CreditorIngest._deliver_receipt))
     elif step == "outbox_put":
         real_put = LocalOutbox.put
 
-        def put(self, name, data):
+        def put(self, name, source):
             seen["name"] = name
-            return fail_on_call(real_put)(self, name, data)
+            return fail_on_call(real_put)(self, name, source)
         mp.setattr(LocalOutbox, "put", put)
     elif step == "receipt_rename":
         mp.setattr(os, "replace", failing_replace_under(outbox(settings)))
     elif step == "inbox_remove":
         mp.setattr(LocalInbox, "remove", fail_on_call(LocalInbox.remove))
-    else:  # pragma: no cover
-        raise AssertionError(step)
-    return seen
+    else:
+        return seen, fail_at(name, int(call or 1))
+    return seen, no_checkpoint
 
 
 @pytest.mark.parametrize("step", list(STEPS))
@@ -351,13 +358,13 @@ def test_a_failure_between_any_two_steps_then_a_retry_ends_as_one_clean_run(sett
     monkeypatch.setattr(invoice_csv, "BLOCK_BYTES", SMALL_BLOCK)
     content = crash_file().encode("utf-8")
     reference = clean_run("invoices.csv", content)
-    committed, archived = STEPS[step]
+    committed, archived, answered = STEPS[step]
     drop(settings, "acme", "invoices.csv", content)
 
     with pytest.MonkeyPatch.context() as mp:
-        seen = inject(step, mp, settings)
+        seen, checkpoint = inject(step, mp, settings)
         with pytest.raises(Crash):
-            run_ingest(settings, AS_OF, "failing-run")
+            run_ingest(settings, AS_OF, "failing-run", checkpoint=checkpoint)
 
     # the state the failure left behind
     assert folder_files(inbox(settings)) == ["invoices.csv"]
@@ -374,7 +381,7 @@ def test_a_failure_between_any_two_steps_then_a_retry_ends_as_one_clean_run(sett
     else:
         assert_ledger_empty(settings.database_url)
         assert folder_files(outbox(settings)) == []
-    if step == "inbox_remove":
+    if answered:
         first_receipts = [(p.name, p.read_bytes(), p.stat().st_mtime_ns) for p in receipts(settings, "acme")]
         assert [name for name, _, _ in first_receipts] == [expected_name]
     else:
@@ -392,7 +399,7 @@ def test_a_failure_between_any_two_steps_then_a_retry_ends_as_one_clean_run(sett
     assert counts.receipts == [delivered.name]
     if committed:
         assert delivered.name == expected_name  # the name chosen at commit, unchanged by the retry
-    if step == "inbox_remove":  # the receipt written before the failure was not written again
+    if answered:  # the receipt written before the failure was not written again
         assert [(p.name, p.read_bytes(), p.stat().st_mtime_ns) for p in receipts(settings, "acme")] == first_receipts
 
     # and one more pass finds nothing to do
@@ -405,10 +412,9 @@ def test_the_crash_file_spans_batches_and_has_every_outcome(settings, clean_run,
     """The reference the crash tests compare with, pinned to exact values."""
     monkeypatch.setattr(invoice_csv, "BLOCK_BYTES", SMALL_BLOCK)
     batches = []
-    real = InvoiceFileLoader._batch
-    monkeypatch.setattr(InvoiceFileLoader, "_batch", lambda self, frame: (batches.append(len(frame)), real(self, frame)))
-    reference = clean_run("invoices.csv", crash_file())
-    assert len(batches) >= 5 and sum(batches) == 52, batches
+    reference = clean_run("invoices.csv", crash_file(),
+                          checkpoint=lambda step: batches.append(step) if step == "batch_written" else None)
+    assert len(batches) >= 5, batches
     rows = read_receipt_bytes(reference.receipt)
     outcomes = Counter(row["outcome"] for row in rows[:-1])
     assert outcomes == {"ACCEPTED": 46, "BELOW_MINIMUM": 1, "BAD_DATE": 1, "NOT_OVERDUE": 1, "MISSING_FIELD": 1,
@@ -442,7 +448,7 @@ def test_batch_size_does_not_change_the_outcome(settings, clean_run, monkeypatch
 @pytest.mark.parametrize("name, content, code, message", [
     ("empty.csv", b"", "EMPTY_FILE", "the file is empty"),
     ("header_only.csv", HEADER.encode(), "EMPTY_FILE", "the file has a header but no data rows"),
-    ("scan.pdf", b"%PDF-1.4 not an invoice file", "UNSUPPORTED_FILE", "only invoice files (.csv, UBL .xml) are taken here"),
+    ("scan.pdf", b"%PDF-1.4 not an invoice file", "UNSUPPORTED_FILE", UNSUPPORTED),
 ])
 def test_a_rejected_file_is_quarantined_with_one_receipt_line_and_never_receipted_twice(
         settings, name, content, code, message):
@@ -454,14 +460,14 @@ def test_a_rejected_file_is_quarantined_with_one_receipt_line_and_never_receipte
     assert read_receipt(receipt) == [dict(line="", invoice_number="", outcome=code, message=message,
                                           case_number="", payment_reference="")]
     sha = sha256_of(content)
-    assert folder_files(settings.home / "quarantine") == [f"acme/{sha[:12]}_{name}"]
-    assert (settings.home / "quarantine" / "acme" / f"{sha[:12]}_{name}").read_bytes() == content
+    assert folder_files(settings.home / "quarantine") == [f"creditors/acme/{sha[:12]}_{name}"]
+    assert (settings.home / "quarantine" / "creditors" / "acme" / f"{sha[:12]}_{name}").read_bytes() == content
     assert folder_files(settings.home / "archive") == []
     assert folder_files(inbox(settings)) == []
     state = ledger_state(settings.database_url)
     assert state["files"] == [("acme", name, sha, "REJECTED", len(content),
                                "unsupported" if name.endswith(".pdf") else "invoice_csv", 0, 0, 0)]
-    assert state["rows"] == dict({t.name: 0 for t in LEDGER_TABLES}, receipt_lines=1, ingested_files=1)
+    assert state["rows"] == dict({t.name: 0 for t in LEDGER_TABLES}, ingested_files=1, exports=1)
     first = (receipt.name, receipt.read_bytes())
 
     for again in (name, "again_" + name):  # the same bytes, under the same and under another name
@@ -470,23 +476,21 @@ def test_a_rejected_file_is_quarantined_with_one_receipt_line_and_never_receipte
         assert (counts.files, counts.files_rejected, counts.files_seen_before) == (0, 0, 1)
         assert counts.receipts == [first[0]]
         assert [(p.name, p.read_bytes()) for p in receipts(settings, "acme")] == [first]
-        assert folder_files(settings.home / "quarantine") == [f"acme/{sha[:12]}_{name}"]
+        assert folder_files(settings.home / "quarantine") == [f"creditors/acme/{sha[:12]}_{name}"]
         assert folder_files(inbox(settings)) == []
         assert ledger_state(settings.database_url) == state
 
 
-@pytest.mark.parametrize("step, committed", [("insert_file", False), ("reject_insert", False),
-                                             ("keep_raw_bytes", True), ("deliver_receipt", True),
+@pytest.mark.parametrize("step, committed", [("recorded", False), ("rejected", False), ("committed", True),
+                                             ("kept", True), ("outbox_put", True), ("answered", True),
                                              ("inbox_remove", True)])
 def test_a_failure_while_rejecting_a_file_then_a_retry(settings, step, committed):
+    """The rejection's own steps: the first record rolled back, the rejection recorded in its own transaction."""
     drop(settings, "acme", "empty.csv", b"")
     with pytest.MonkeyPatch.context() as mp:
-        if step == "reject_insert":  # the second insert: the REJECTED record after the rollback
-            mp.setattr(repository, "insert_file", fail_on_call(repository.insert_file, call=2))
-        else:
-            inject(step, mp, settings)
+        _, checkpoint = inject(step, mp, settings)
         with pytest.raises(Crash):
-            run_ingest(settings, AS_OF, "failing-run")
+            run_ingest(settings, AS_OF, "failing-run", checkpoint=checkpoint)
     assert folder_files(inbox(settings)) == ["empty.csv"]
     if committed:
         assert ledger_state(settings.database_url)["files"][0][3] == "REJECTED"
@@ -496,7 +500,7 @@ def test_a_failure_while_rejecting_a_file_then_a_retry(settings, step, committed
     run_ingest(settings, AS_OF, "retry")
     [receipt] = receipts(settings, "acme")
     assert [r["outcome"] for r in read_receipt(receipt)] == ["EMPTY_FILE"]
-    assert folder_files(settings.home / "quarantine") == [f"acme/{sha256_of(b'')[:12]}_empty.csv"]
+    assert folder_files(settings.home / "quarantine") == [f"creditors/acme/{sha256_of(b'')[:12]}_empty.csv"]
     assert folder_files(inbox(settings)) == []
     assert ledger_state(settings.database_url)["rows"]["ingested_files"] == 1
 
@@ -514,7 +518,7 @@ def test_a_file_level_error_in_a_later_batch_rolls_back_the_batches_already_writ
     [line] = read_receipt(receipt)
     assert line["outcome"] == "BAD_ENCODING"
     state = ledger_state(settings.database_url)
-    assert state["rows"] == dict({t.name: 0 for t in LEDGER_TABLES}, receipt_lines=1, ingested_files=1)
+    assert state["rows"] == dict({t.name: 0 for t in LEDGER_TABLES}, ingested_files=1, exports=1)
     assert state["open_balance"] == {}
 
 
@@ -546,7 +550,7 @@ def test_the_same_bytes_dropped_again_change_nothing_and_get_no_second_receipt(s
 
 def test_a_new_file_under_a_name_already_receipted_in_the_same_second_gets_its_own_receipt(settings, monkeypatch):
     """Receipt names carry a timestamp in seconds: two different files of one name must not share one."""
-    monkeypatch.setattr(ingest, "_utc_now", lambda: datetime(2026, 11, 26, 9, 0, 0))
+    monkeypatch.setattr(intake, "utc_now", lambda: datetime(2026, 11, 26, 9, 0, 0))
     drop(settings, "acme", "daily.csv", HEADER + _row("INV-1", "2000.00", 1))
     run_ingest(settings, AS_OF, "run-1")
     drop(settings, "acme", "daily.csv", HEADER + _row("INV-2", "3000.00", 2))
@@ -785,37 +789,23 @@ def test_two_concurrent_passes_over_several_files_of_shared_debtors_end_as_one_p
     assert folder_files(inbox(settings)) == []
 
 
-def two_workers(settings: Settings, monkeypatch, file_of: dict[str, str]) -> dict:
-    """Worker A takes ``file_of["A"]`` and pauses inside its file's transaction; meanwhile worker B (own
-    thread, own engine) takes ``file_of["B"]``. Returns each worker's counts; fails on any worker's error."""
-    registry = settings.load_registry()
-    engine = open_ledger(settings)
-    with engine.begin() as conn:
-        repository.sync_creditors(conn, registry)
-    engine.dispose()
-    files = {f.name: f for f in LocalInbox(inbox(settings)).list_ready(0, time.time())}
+def race(take) -> dict:
+    """Two workers on threads of their own, A and B, each running ``take(name, checkpoint)``: A pauses inside
+    its file's transaction (once its record is written) and B starts meanwhile. Returns what each took; fails
+    on any worker's error."""
     a_inside = threading.Event()
-    real_accept = InvoiceFileLoader._accept_invoices
+    results, errors = {}, []
 
-    def accept(self, frame, mask):
+    def pause():
         if threading.current_thread().name == "A":
             a_inside.set()
             time.sleep(1.0)  # B starts meanwhile
-        return real_accept(self, frame, mask)
 
-    monkeypatch.setattr(InvoiceFileLoader, "_accept_invoices", accept)
-    errors, counts = [], {}
-
-    def work(name):
-        worker_engine = make_engine(settings.database_url)
+    def work(name: str) -> None:
         try:
-            stage = CreditorIngest(worker_engine, settings, registry, registry.creditors["acme"], AS_OF, name,
-                                   LocalFiles(settings.home))
-            counts[name] = stage.take(files[file_of[name]])
+            results[name] = take(name, on_step("recorded", pause))
         except Exception as exc:  # collected and asserted below
             errors.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
-        finally:
-            worker_engine.dispose()
 
     a = threading.Thread(target=work, args=("A",), name="A")
     b = threading.Thread(target=work, args=("B",), name="B")
@@ -825,14 +815,38 @@ def two_workers(settings: Settings, monkeypatch, file_of: dict[str, str]) -> dic
     a.join(timeout=120)
     b.join(timeout=120)
     assert errors == []
-    return counts
+    return results
 
 
-def test_two_workers_on_the_same_file_take_it_once(settings, monkeypatch):
+def two_workers(settings: Settings, file_of: dict[str, str]) -> dict:
+    """Worker A takes ``file_of["A"]`` and pauses inside its file's transaction; meanwhile worker B (own
+    thread, own engine) takes ``file_of["B"]``. Returns each worker's counts."""
+    registry, engine = ingest.prepare(settings)
+    engine.dispose()
+    files = {f.name: f for f in LocalInbox(inbox(settings)).list_ready(0, time.time())}
+
+    def take(name, checkpoint) -> Pass:
+        worker_engine = make_engine(settings.database_url)
+        try:
+            party, local = ingest.creditor_party("acme"), LocalFiles(settings.home)
+            worker = Intake(worker_engine, Home(settings.home), party, local.inbox(party.inbox),
+                            local.outbox(party.outbox),
+                            lambda file_name: ingest.handler_for(file_name, registry, registry.creditors["acme"]),
+                            ingest.Receipts(), AS_OF, name, checkpoint)
+            tally = ingest.IngestCounts()
+            tally.add(worker.take(files[file_of[name]]))
+            return Pass(**tally.as_result())
+        finally:
+            worker_engine.dispose()
+
+    return race(take)
+
+
+def test_two_workers_on_the_same_file_take_it_once(settings):
     """B takes the file while A is inside its transaction: B finds it taken (or finishes A's delivery)."""
     content = HEADER + _row("A-1", "2000.00", 1) + _row("A-2", "5000.00", 7)
     drop(settings, "acme", "a.csv", content)
-    counts = two_workers(settings, monkeypatch, {"A": "a.csv", "B": "a.csv"})
+    counts = two_workers(settings, {"A": "a.csv", "B": "a.csv"})
     assert (counts["A"].files, counts["A"].rows_taken, counts["A"].cases_opened) == (1, 2, 2)
     assert (counts["B"].files, counts["B"].rows, counts["B"].cases_opened) == (0, 0, 0)
     # PostgreSQL: B waits for A's commit at the creditor lock, then loses on the file's key;
@@ -850,12 +864,12 @@ def test_two_workers_on_the_same_file_take_it_once(settings, monkeypatch):
     assert folder_files(settings.home / "archive") == [f"{sha[:2]}/{sha}"]
 
 
-def test_two_workers_on_different_files_of_one_creditor_judge_them_one_after_the_other(settings, monkeypatch):
+def test_two_workers_on_different_files_of_one_creditor_judge_them_one_after_the_other(settings):
     """B takes another file of the same creditor that repeats a claim of A's file while A is inside its
     transaction: B must see A's claim (DUPLICATE), not fail on the claim's unique key after A commits."""
     drop(settings, "acme", "a.csv", HEADER + _row("A-1", "2000.00", 1) + _row("SHARED-1", "5000.00", 7))
     drop(settings, "acme", "b.csv", HEADER + _row("B-1", "2100.00", 2) + _row("SHARED-1", "5000.00", 7))
-    counts = two_workers(settings, monkeypatch, {"A": "a.csv", "B": "b.csv"})
+    counts = two_workers(settings, {"A": "a.csv", "B": "b.csv"})
     assert (counts["A"].rows_taken, counts["B"].rows_taken) == (2, 1)
     outcomes = {p.name.split("_")[1]: [(l["invoice_number"], l["outcome"]) for l in read_receipt(p)[:-1]]
                 for p in receipts(settings, "acme")}

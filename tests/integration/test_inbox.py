@@ -1,23 +1,22 @@
 """Which inbox files are taken and when (formats.md §1 intro; quality.md "Half-written files").
 
-Unit tests of the local transport (LocalInbox, LocalOutbox, write_atomically) on plain folders,
+Unit tests of the local transport (LocalInbox, LocalOutbox, copy_atomically) on plain folders,
 then the same rules seen through the ingest stage, on SQLite and PostgreSQL.
 """
 from __future__ import annotations
 
+import io
 import os
 import time
 from pathlib import Path
 
 import pytest
 
-import pipeline.ledger.repository as repository
 import pipeline.transport.local as local
-from pipeline.ingest import CreditorIngest, run_ingest
 from pipeline.transport import InboxFile
-from pipeline.transport.local import LocalInbox, LocalOutbox, write_atomically
-from tests.conftest import AS_OF, drop, read_receipt, receipts
-from tests.integration.test_exactly_once import (HEADER, Crash, _row, assert_ledger_empty, fail_on_call,
+from pipeline.transport.local import LocalInbox, LocalOutbox, copy_atomically
+from tests.conftest import AS_OF, drop, read_receipt, receipts, run_ingest
+from tests.integration.test_exactly_once import (HEADER, Crash, _row, assert_ledger_empty, fail_at, on_step,
                                                  file_row, folder_files, inbox, ledger_state, outbox, sha256_of)
 
 NOW = 1_800_000_000.0  # a fixed "now" for listings (2027-01-15)
@@ -155,9 +154,9 @@ def test_remove_leaves_a_new_upload_that_replaced_the_file_taken(tmp_path):
 # Atomic writes (receipts, archive)
 
 
-def test_write_atomically_leaves_only_the_final_file(tmp_path):
-    write_atomically(tmp_path / "out" / "receipt.csv", b"one")
-    write_atomically(tmp_path / "out" / "receipt.csv", b"two")
+def test_an_atomic_copy_leaves_only_the_final_file(tmp_path):
+    copy_atomically(io.BytesIO(b"one"), tmp_path / "out" / "receipt.csv")
+    copy_atomically(io.BytesIO(b"two"), tmp_path / "out" / "receipt.csv")
     assert folder_files(tmp_path / "out") == ["receipt.csv"]
     assert (tmp_path / "out" / "receipt.csv").read_bytes() == b"two"
 
@@ -165,7 +164,7 @@ def test_write_atomically_leaves_only_the_final_file(tmp_path):
 def test_a_put_sweeps_what_a_killed_earlier_try_of_that_name_left(tmp_path):
     (tmp_path / ".receipt_a.csv_20261126T090000Z.csv.k3j2h1.tmp").write_bytes(b"half")
     (tmp_path / ".receipt_b.csv_20261126T090000Z.csv.x9y8z7.tmp").write_bytes(b"another's")
-    LocalOutbox(tmp_path).put("receipt_a.csv_20261126T090000Z.csv", b"whole")
+    LocalOutbox(tmp_path).put("receipt_a.csv_20261126T090000Z.csv", io.BytesIO(b"whole"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [".receipt_b.csv_20261126T090000Z.csv.x9y8z7.tmp",
                                                          "receipt_a.csv_20261126T090000Z.csv"]
 
@@ -173,16 +172,16 @@ def test_a_put_sweeps_what_a_killed_earlier_try_of_that_name_left(tmp_path):
 @pytest.mark.parametrize("failing", ["replace", "fsync"])
 def test_a_failed_atomic_write_leaves_neither_a_partial_file_nor_a_temporary_one(tmp_path, monkeypatch, failing):
     box = LocalOutbox(tmp_path)
-    box.put("kept.csv", b"complete")
+    box.put("kept.csv", io.BytesIO(b"complete"))
 
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(local.os, failing, boom)
     with pytest.raises(OSError, match="No space left"):
-        box.put("receipt.csv", b"line 1\r\nline 2\r\n")
+        box.put("receipt.csv", io.BytesIO(b"line 1\r\nline 2\r\n"))
     with pytest.raises(OSError, match="No space left"):
-        box.put("kept.csv", b"replacement")
+        box.put("kept.csv", io.BytesIO(b"replacement"))
     monkeypatch.undo()
     assert folder_files(tmp_path) == ["kept.csv"]
     assert not box.exists("receipt.csv")
@@ -222,10 +221,8 @@ def test_the_stage_takes_marked_or_settled_files_and_leaves_the_rest(settings):
 def test_a_file_and_its_sidecar_leave_the_inbox_only_after_the_commit(settings, monkeypatch):
     drop(settings, "acme", "a.csv", TWO)
     drop(settings, "acme", "a.csv.done", b"")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(repository, "finish_file", fail_on_call(repository.finish_file, after=True))
-        with pytest.raises(Crash):
-            run_ingest(settings, AS_OF, "run-1", settle_seconds=30)
+    with pytest.raises(Crash):
+        run_ingest(settings, AS_OF, "run-1", settle_seconds=30, checkpoint=fail_at("handled"))
     assert folder_files(inbox(settings)) == ["a.csv", "a.csv.done"]
     assert_ledger_empty(settings.database_url)
 
@@ -295,17 +292,12 @@ def test_a_file_gone_after_the_listing_is_skipped_without_failing_the_pass(setti
 def test_a_new_upload_under_the_same_name_during_the_pass_is_not_deleted(settings, monkeypatch):
     drop(settings, "acme", "daily.csv", ONE)
     newer = HEADER + _row("INV-7", "7000.00", 7)
-    real_keep = CreditorIngest._keep_raw_bytes
-
-    def keep_while_the_creditor_uploads_again(self, path, known):
-        real_keep(self, path, known)
+    def the_creditor_uploads_again():
         upload = inbox(settings) / "daily.csv"
         upload.write_text(newer, encoding="utf-8")
         os.utime(upload, (time.time() - 100, time.time() - 100))  # an mtime other than the one listed
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(CreditorIngest, "_keep_raw_bytes", keep_while_the_creditor_uploads_again)
-        first = run_ingest(settings, AS_OF, "run-1")
+    first = run_ingest(settings, AS_OF, "run-1", checkpoint=on_step("kept", the_creditor_uploads_again))
     assert (first.files, first.rows_taken) == (1, 1)
     assert (inbox(settings) / "daily.csv").read_text(encoding="utf-8") == newer
 

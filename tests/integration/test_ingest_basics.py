@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from pipeline.ingest import open_ledger, run_ingest
+from pipeline.ledger import open_ledger
 from pipeline.ledger.schema import case_events, cases, invoices, postings
 from pipeline.references import case_number_from_reference
 from pipeline.stats import ledger_stats
-from tests.conftest import AS_OF, drop, only_receipt, receipts
+from tests.conftest import AS_OF, drop, only_receipt, receipts, run_ingest
 
 HEADER = ("invoice_number,document_type,credited_invoice_number,invoice_date,due_date,amount,currency,debtor_id,"
           "debtor_type,debtor_name,debtor_address_line1,debtor_postcode,debtor_city,debtor_country,reminder_fees\n")

@@ -6,9 +6,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select, update
 
-from pipeline.ingest import open_ledger, run_ingest
+from pipeline.ledger import open_ledger
 from pipeline.ledger.schema import case_events, cases, invoices, postings
-from tests.conftest import AS_OF, DATA, drop, read_receipt, receipts
+from tests.conftest import AS_OF, DATA, drop, read_receipt, receipts, run_ingest
 
 INSTRUCTIONS = DATA / "instructions"
 HEADER = "instruction,invoice_number,amount,date,note\n"

@@ -26,10 +26,9 @@ def test_a_ledger_with_data_migrates_and_its_disputed_cases_keep_their_claims_di
     from alembic import command
     from sqlalchemy import func, select
 
-    from pipeline.ingest import run_ingest
     from pipeline.ledger.db import run_migration
     from pipeline.ledger.schema import case_events, cases, invoices, postings
-    from tests.conftest import AS_OF, DATA, drop
+    from tests.conftest import AS_OF, DATA, drop, run_ingest
 
     drop(settings, "acme", "cases.csv", DATA / "instructions" / "cases_acme.csv")
     drop(settings, "acme", "instructions.csv", "instruction,invoice_number,amount,date,note\n"
@@ -114,3 +113,54 @@ def test_a_ledger_before_0005_gets_value_dates_and_its_direct_payments_move_onto
         (1, "principal", 200000, None, date(2026, 6, 1), date(2026, 11, 20)),
         (2, "principal", 100000, None, date(2026, 5, 1), date(2026, 11, 20)),
         (None, "withdrawal_fee", 25000, None, date(2026, 11, 19), date(2026, 11, 26))]
+
+
+def test_a_ledger_before_0006_keeps_its_files_and_owes_each_file_its_receipt_under_the_name_it_had(settings):
+    """Files taken by the code before 0006 (made here by migrating a used ledger down to 0005): after the
+    upgrade each is a creditor's file, a rejection keeps its code and message on its record, and each owes
+    its receipt under the name it was delivered with; one the outbox lost comes back byte for byte."""
+    from alembic import command
+    from sqlalchemy import select, text
+
+    from pipeline.ledger.db import run_migration
+    from pipeline.ledger.schema import exports, ingested_files
+    from tests.conftest import AS_OF, drop, receipts, run_ingest
+
+    drop(settings, "acme", "claims.csv", "invoice_number,invoice_date,due_date,amount,debtor_id,debtor_type,"
+                                         "debtor_name,debtor_address_line1,debtor_postcode,debtor_city,"
+                                         "debtor_country\nA-1,2026-05-01,2026-05-31,2000.00,D1,consumer,Jens,"
+                                         "Vej 1,2100,København,DK\n")
+    drop(settings, "acme", "empty.csv", b"")
+    run_ingest(settings, AS_OF, "before")
+    delivered = {path.name: path.read_bytes() for path in receipts(settings, "acme")}
+    engine = make_engine(settings.database_url)
+    run_migration(engine, lambda config: command.downgrade(config, "0005"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT creditor_id, file_name FROM ingested_files ORDER BY id")).all() == [
+            ("acme", "claims.csv"), ("acme", "empty.csv")]
+        assert conn.execute(text("SELECT line, outcome, message FROM receipt_lines WHERE seq = 0")).all() == [
+            (None, "EMPTY_FILE", "the file is empty")]
+    migrate(engine)
+    with engine.connect() as conn:
+        files = conn.execute(select(ingested_files.c.party_kind, ingested_files.c.party_id, ingested_files.c.status,
+                                    ingested_files.c.rejection_code, ingested_files.c.rejection_message)
+                             .order_by(ingested_files.c.id)).all()
+        owed = conn.execute(select(exports.c.kind, exports.c.party, exports.c.folder, exports.c.file_name,
+                                   exports.c.sha256).order_by(exports.c.id)).all()
+    engine.dispose()
+    assert files == [("creditor", "acme", "PROCESSED", None, None),
+                     ("creditor", "acme", "REJECTED", "EMPTY_FILE", "the file is empty")]
+    assert sorted(name for _, _, _, name, _ in owed) == sorted(delivered)
+    assert {(kind, party, folder, sha) for kind, party, folder, _, sha in owed} == {
+        ("receipt", "creditors", "creditors/acme/outbox", None)}
+
+    for name in delivered:
+        (settings.home / "creditors" / "acme" / "outbox" / name).unlink()
+    drop(settings, "acme", "claims.csv", "invoice_number,invoice_date,due_date,amount,debtor_id,debtor_type,"
+                                         "debtor_name,debtor_address_line1,debtor_postcode,debtor_city,"
+                                         "debtor_country\nA-1,2026-05-01,2026-05-31,2000.00,D1,consumer,Jens,"
+                                         "Vej 1,2100,København,DK\n")
+    drop(settings, "acme", "empty.csv", b"")
+    again = run_ingest(settings, AS_OF, "after")
+    assert again.files_seen_before == 2
+    assert {path.name: path.read_bytes() for path in receipts(settings, "acme")} == delivered

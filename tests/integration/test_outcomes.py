@@ -19,13 +19,14 @@ from sqlalchemy import func, select
 import pipeline.parsers.invoice_csv as invoice_csv
 from pipeline import registry_text
 from pipeline.home import Home
-from pipeline.ingest import IngestCounts, run_ingest
 from pipeline.ledger.db import make_engine
 from pipeline.ledger.schema import cases, debtors, ingested_files, invoices, postings
 from pipeline.references import case_number_from_reference
 from pipeline.stats import ledger_stats
-from tests.conftest import AS_OF, drop, read_receipt, receipts
+from tests.conftest import AS_OF, Pass, drop, read_receipt, receipts, run_ingest
 
+UNSUPPORTED = ('only invoice files (.csv, UBL .xml) and instruction files (names starting with "instructions") are '
+               'taken here')
 DATA = Path(__file__).parents[1] / "data"
 TAKEN = ("ACCEPTED", "BELOW_MINIMUM")
 BELOW = "accepted, but below the recommended minimum claim for collection"
@@ -34,7 +35,7 @@ NOT_A_DATE = "{} {!r} is not a date in the format {}"
 
 # --- helpers ----------------------------------------------------------------------------------------------
 
-def ingest(settings, creditor: str, *names: str) -> IngestCounts:
+def ingest(settings, creditor: str, *names: str) -> Pass:
     """Drop the named files from tests/data (under the same names) and run one ingest pass."""
     for name in names:
         drop(settings, creditor, name, DATA / name)
@@ -838,18 +839,18 @@ FILE_LEVEL = [
     ("acme", "file_missing_column.csv", "MISSING_COLUMN",
      "required column amount, due_date not found; columns found: invoice_number, invoice_date, debtor_id, "
      "debtor_type, debtor_name, debtor_address_line1, debtor_postcode, debtor_city, debtor_country, total"),
-    ("acme", "file_not_csv.txt", "UNSUPPORTED_FILE", "only invoice files (.csv, UBL .xml) are taken here"),
+    ("acme", "file_not_csv.txt", "UNSUPPORTED_FILE", UNSUPPORTED),
 ]
 
 
-def assert_rejected_whole(settings, creditor: str, name: str, code: str, message: str, counts: IngestCounts) -> None:
+def assert_rejected_whole(settings, creditor: str, name: str, code: str, message: str, counts: Pass) -> None:
     assert (counts.files, counts.files_rejected, counts.rows, counts.rows_taken, counts.cases_opened) == (1, 1, 0, 0, 0)
     assert receipt(settings, creditor, name) == [{"line": "", "invoice_number": "", "outcome": code,
                                                   "message": message, "case_number": "", "payment_reference": ""}]
     content = (DATA / name).read_bytes()
     sha256 = hashlib.sha256(content).hexdigest()
     assert not (settings.home / "creditors" / creditor / "inbox" / name).exists()
-    quarantined = settings.home / "quarantine" / creditor / f"{sha256[:12]}_{name}"
+    quarantined = settings.home / "quarantine" / "creditors" / creditor / f"{sha256[:12]}_{name}"
     assert quarantined.read_bytes() == content
     assert list((settings.home / "archive").rglob("*")) == []
     with Ledger(settings) as ledger:
@@ -898,5 +899,5 @@ def test_good_and_bad_files_in_one_pass_are_judged_separately(settings):
     with Ledger(settings) as ledger:
         assert ledger.amounts() == {"NO-2": 200000}
         assert ledger.stats()["files"] == {"processed": 1, "rejected": 2}
-    quarantined = sorted(path.name.split("_", 1)[1] for path in (settings.home / "quarantine" / "acme").iterdir())
+    quarantined = sorted(path.name.split("_", 1)[1] for path in (settings.home / "quarantine" / "creditors" / "acme").iterdir())
     assert quarantined == ["file_binary.csv", "file_header_only.csv"]

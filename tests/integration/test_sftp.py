@@ -8,9 +8,14 @@ killed mid-transfer, permissions are changed on the server's files, the host key
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -18,12 +23,12 @@ from sqlalchemy import func, select
 
 import pipeline.transport.sftp as sftp_module
 from pipeline.cli import main
-from pipeline.ingest import creditors_with_files, run_ingest
+from pipeline.stages.ingest import creditors_with_files
 from pipeline.ledger.schema import ingested_files, invoices
 from pipeline.transport import TransportError
-from tests.conftest import AS_OF, FAST_RETRIES, read_receipt, use_connection
+from tests.conftest import AS_OF, FAST_RETRIES, read_receipt, run_ingest, use_connection
 from tests.integration.test_outcomes import Ledger
-from tests.sshd import free_port
+from tests.sshd import MISSING, SSHD, alive, free_port, remove_server, start_server
 
 HEADER = ("invoice_number,invoice_date,due_date,amount,debtor_id,debtor_type,debtor_name,debtor_address_line1,"
           "debtor_postcode,debtor_city,debtor_country\n")
@@ -219,8 +224,12 @@ def test_connection_refused_is_retried_with_back_off_then_fails(sftp_settings, s
 
 
 def _cut_transfers(monkeypatch, server, direction: str, times: int) -> list[int]:
-    """Kill the server's session processes after the first chunk of the next ``times`` downloads or uploads
-    (``direction``), as a dropped line would; the transfer then fails on the real, dead connection."""
+    """Cut the connection as the next ``times`` downloads or uploads (``direction``) start copying, as a dropped
+    line would; the transfer then copies what had arrived and fails on the real, dead connection.
+
+    Nothing here waits for the server: the cut is counted before anything that could block, and the server is
+    stopped (a download reads ahead) and killed before the copy starts, so that on a busy machine too every
+    try is cut exactly once."""
     real_copy = sftp_module.copy
     cuts = []
 
@@ -228,11 +237,8 @@ def _cut_transfers(monkeypatch, server, direction: str, times: int) -> list[int]
         downloading = isinstance(source, paramiko.SFTPFile)
         if (direction == "download") != downloading or len(cuts) >= times:
             return real_copy(source, target)
-        if downloading:
-            server.freeze_sessions()  # the download reads ahead: stop the server before it has sent it all
-        target.write(source.read(sftp_module.COPY_CHUNK))
-        cuts.append(server.kill_sessions())
-        time.sleep(0.2)
+        server.freeze_sessions()              # nothing more leaves the server ...
+        cuts.append(server.kill_sessions())   # ... and the connection is gone
         real_copy(source, target)
 
     monkeypatch.setattr(sftp_module, "COPY_CHUNK", 512)
@@ -364,8 +370,7 @@ def test_the_command_line_takes_its_connection_from_the_environment_and_fails_in
         sftp_settings, sftp_server, monkeypatch, capsys):
     sftp_server.upload(f"{INBOX}/a.csv", rows(1))
     assert main(["ingest", "--as-of", AS_OF.isoformat()]) == 0
-    assert capsys.readouterr().out.startswith("1 files (0 rejected, 0 seen before, 0 waiting for a later stage); "
-                                              "1 rows: 1 taken")
+    assert capsys.readouterr().out.startswith("1 files (0 rejected, 0 seen before); 1 rows: 1 taken")
     secret = "Wrong-Secret-4711"
     connection = sftp_server.connection(**FAST_RETRIES)
     del connection["extra"]["private_key"]
@@ -375,3 +380,45 @@ def test_the_command_line_takes_its_connection_from_the_environment_and_fails_in
     assert captured.err.startswith(f"inkasso ingest: list {INBOX}: authentication failed for "
                                    f"{sftp_server.user}@127.0.0.1:{sftp_server.port}")
     assert captured.err.count("\n") == 1 and secret not in captured.err + captured.out
+
+
+@SQLITE_ONLY
+def test_a_pass_over_sftp_without_v_prints_only_its_summary_and_warnings_go_to_stderr(sftp_settings, sftp_server,
+                                                                                     tmp_path):
+    """A fresh `inkasso` process, as an operator runs it: importing Airflow for the connection must neither
+    take over its logging (paramiko's "Connected", "Authentication successful") nor make ~/airflow."""
+    sftp_server.upload(f"{INBOX}/a.csv", rows(2))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "INKASSO"))}
+    env.update(HOME=str(tmp_path / "operator"), INKASSO_HOME=str(sftp_settings.home),
+               INKASSO_DATABASE_URL=sftp_settings.database_url,
+               AIRFLOW_CONN_CREDITORS_SFTP=json.dumps(sftp_server.connection(**FAST_RETRIES)))
+    inkasso = [str(Path(sys.executable).with_name("inkasso")), "ingest", "--as-of", AS_OF.isoformat()]
+    done = subprocess.run(inkasso, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    [receipt] = [n for n in sftp_server.listdir(OUTBOX) if n.startswith("receipt_a.csv_")]
+    assert done.stdout == (f"1 files (0 rejected, 0 seen before); 2 rows: 2 taken, 0 not taken; 2 cases opened\n"
+                           f"  receipt {receipt}\n")
+    assert done.stderr == ""
+    assert not (tmp_path / "operator" / "airflow").exists()
+
+    refused = dict(sftp_server.connection(**FAST_RETRIES), port=free_port())
+    env["AIRFLOW_CONN_CREDITORS_SFTP"] = json.dumps(refused)
+    failed = subprocess.run(inkasso, env=env, capture_output=True, text=True, timeout=300)
+    assert (failed.returncode, failed.stdout) == (1, "")
+    warnings, error = failed.stderr.splitlines()[:-1], failed.stderr.splitlines()[-1]
+    assert [w.split(" (try ")[1] for w in warnings] == ["1 of 3); retrying in 0 s", "2 of 3); retrying in 0 s"]
+    assert all(w.startswith(f"WARNING pipeline.transport.sftp: list {INBOX}: connection refused") for w in warnings)
+    assert error == f"inkasso ingest: list {INBOX}: connection refused by {sftp_server.user}@127.0.0.1:{refused['port']}"
+
+
+def test_a_removed_server_leaves_no_process_behind_even_frozen_sessions():
+    if SSHD is None:
+        pytest.skip(MISSING)
+    server = start_server()
+    with server.client() as client:
+        client.listdir(".")
+        server.freeze_sessions()
+        frozen = server.sessions()
+        assert frozen
+        remove_server(server)
+    assert [pid for pid in frozen + [server.process.pid] if alive(pid)] == []

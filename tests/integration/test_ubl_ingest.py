@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from pipeline import registry_text
-from pipeline.ingest import file_kind, run_ingest
+from pipeline.config import load_registry
+from pipeline.stages.ingest import handler_for
 from pipeline.ledger.schema import cases, debtors, ingested_files, invoices, postings
 from pipeline.references import case_number_from_reference
-from tests.conftest import AS_OF, drop, read_receipt, receipts
+from tests.conftest import REGISTRY, AS_OF, drop, read_receipt, receipts, run_ingest
 from tests.integration.test_outcomes import Ledger, add_creditors
 
 UBL = Path(__file__).parents[1] / "data" / "ubl"
@@ -78,17 +79,24 @@ def test_a_rejected_xml_file_is_quarantined_with_one_receipt_line(settings, sour
                       "payment_reference": ""}]
     content = (UBL / source).read_bytes()
     sha256 = hashlib.sha256(content).hexdigest()
-    assert (settings.home / "quarantine" / "acme" / f"{sha256[:12]}_{name}").read_bytes() == content
+    assert (settings.home / "quarantine" / "creditors" / "acme" / f"{sha256[:12]}_{name}").read_bytes() == content
     assert not (settings.home / "creditors" / "acme" / "inbox" / name).exists()
     with Ledger(settings) as ledger:
         assert [ledger.count(t) for t in (invoices, debtors, cases, postings)] == [0, 0, 0, 0]
 
 
-def test_xml_files_are_invoices_and_instruction_files_are_instructions():
-    assert file_kind("Faktura-2026.XML") == "invoice_xml"
-    assert file_kind("invoices.csv") == "invoice_csv"
-    assert file_kind("instructions_2026.xml") == "instructions"
-    assert file_kind("scan.pdf") == "unsupported"
+def write_registry(folder):
+    path = folder / "inkasso.toml"
+    path.write_text(REGISTRY, encoding="utf-8")
+    return path
+
+
+def test_xml_files_are_invoices_and_instruction_files_are_instructions(tmp_path):
+    registry = load_registry(write_registry(tmp_path))
+    kinds = {name: handler_for(name, registry, registry.creditors["acme"]).kind
+             for name in ("Faktura-2026.XML", "invoices.csv", "instructions_2026.xml", "scan.pdf")}
+    assert kinds == {"Faktura-2026.XML": "invoice_xml", "invoices.csv": "invoice_csv",
+                     "instructions_2026.xml": "instructions", "scan.pdf": "unsupported"}
 
 
 SAMPLE_PAIRS = [  # (creditor, as_of, folder, invoice file, credit note file, numbers, amount, currency)

@@ -1,8 +1,11 @@
 """The `inkasso` command's exit statuses (formats.md §0): 0 success, 1 handled failure with one line, 2 bad usage."""
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
+
 import pytest
 
+from pipeline import runs
 from pipeline.cli import main
 
 
@@ -43,10 +46,8 @@ def test_init_then_stats_prints_an_empty_ledger(tmp_path, monkeypatch, capsys):
 
 
 def test_ingest_reports_each_file_to_a_progress_callback(tmp_path, monkeypatch):
-    from datetime import date
-
     from pipeline.config import Settings
-    from pipeline.ingest import run_ingest
+    from pipeline.stages import ingest
 
     monkeypatch.setenv("INKASSO_HOME", str(tmp_path))
     monkeypatch.delenv("INKASSO_DATABASE_URL", raising=False)
@@ -56,6 +57,39 @@ def test_ingest_reports_each_file_to_a_progress_callback(tmp_path, monkeypatch):
                                  "debtor_address_line1,debtor_postcode,debtor_city,debtor_country\n"
                                  "A-1,2026-05-01,2026-05-31,2500.00,K1,consumer,Jens,Vej 1,2100,København,DK\n")
     seen = []
-    run_ingest(Settings.from_env(), date(2026, 11, 26), "t", settle_seconds=0,
-               on_file=lambda creditor, name, counts: seen.append((creditor, name, counts.rows, counts.rows_taken)))
+    ingest.run(Settings.from_env(), date(2026, 11, 26), "t", settle_seconds=0,
+               on_file=lambda creditor, taken: seen.append((creditor, taken.name, taken.record.rows_total,
+                                                            taken.record.rows_accepted)))
     assert seen == [("acme", "a.csv", 1, 1)]
+
+
+def test_an_unknown_creditor_is_a_usage_error_and_a_missing_case_a_failure(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("INKASSO_HOME", str(tmp_path))
+    monkeypatch.delenv("INKASSO_DATABASE_URL", raising=False)
+    assert main(["init"]) == 0
+    capsys.readouterr()
+    assert main(["ingest", "--creditor", "nobody"]) == 2
+    assert capsys.readouterr().err == "inkasso ingest: no creditor 'nobody' in the registry (known: acme)\n"
+    assert main(["case", "10000099"]) == 1
+    assert capsys.readouterr().err == "inkasso case: no case 10000099\n"
+
+
+def test_the_command_line_is_a_table_and_every_stage_takes_the_business_date():
+    from pipeline.cli import COMMANDS, _parser
+
+    assert [c.name for c in COMMANDS] == ["init", "ingest", "case", "stats", "demo"]
+    stages = [c.name for c in COMMANDS if c.stage]
+    assert stages == ["ingest"]
+    parser = _parser()
+    for name in stages:
+        assert parser.parse_args([name]).as_of == runs.today()
+        assert parser.parse_args([name, "--as-of", "2026-11-30"]).as_of == date(2026, 11, 30)
+
+
+def test_the_business_date_is_copenhagens_day_not_the_machines():
+    late_in_utc = datetime(2026, 11, 30, 23, 30, tzinfo=timezone.utc)   # already 1 December in Copenhagen
+    assert runs.business_date(None, late_in_utc) == date(2026, 12, 1)
+    assert runs.business_date("2026-11-15", late_in_utc) == date(2026, 11, 15)
+    assert runs.business_date(date(2026, 11, 16), late_in_utc) == date(2026, 11, 16)
+    summer = datetime(2026, 6, 30, 22, 0, tzinfo=timezone.utc)          # CEST: UTC+2
+    assert runs.business_date(None, summer) == date(2026, 7, 1)

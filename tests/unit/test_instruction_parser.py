@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from pipeline.config import CsvLayout
-from pipeline.instructions import fee_minor
+from pipeline.stages.ingest.instructions import fee_minor
 from pipeline.parsers import FileRejected
 from pipeline.parsers.instructions import parse_amount, parse_date, read_instructions
 

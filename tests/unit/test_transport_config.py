@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from pipeline.config import TransportChoice
 from pipeline.ledger.db import make_engine, migrate
+from pipeline.ledger.listings import LedgerListings
 from pipeline.ledger.schema import inbox_sightings
 from pipeline.transport import TransportError
 from pipeline.transport.parties import sftp_endpoint
@@ -125,7 +126,8 @@ def test_faults_are_classified_without_secrets(exc, transient, text):
 def test_a_file_is_complete_after_two_listings_settle_seconds_apart(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     migrate(engine)
-    sightings, other = Sightings(engine, "creditors_sftp:creditors/acme/inbox"), Sightings(engine, "x:elsewhere")
+    store = LedgerListings(engine)
+    sightings, other = Sightings(store, "creditors_sftp:creditors/acme/inbox"), Sightings(store, "x:elsewhere")
     assert sightings.ready({"a.csv": (10, 100), "b.csv": (5, 100)}, {"b.csv"}, 30, now=1000.0) == {"b.csv"}
     assert other.ready({"a.csv": (10, 100)}, set(), 30, now=1040.0) == set()         # another folder's a.csv
     assert sightings.ready({"a.csv": (10, 100)}, set(), 30, now=1029.0) == set()

@@ -3,8 +3,8 @@ onto claims.
 
 ``value_date`` is the day the money event took effect (``booked_on`` stays the run's date): for a claim,
 its creditor's fees and a credit note, the document's date; for the postings an instruction wrote (direct
-payments, withdrawal fees) the date of its case event. A payment posting names in ``settles`` the component it pays down.
-Before this revision a direct payment was booked on the case; it is now spread over the case's claims,
+payments, withdrawal fees) the date of its case event. A payment posting names in ``settles`` the
+component it pays down. Before this revision a direct payment was booked on the case; it is now spread over the case's claims,
 oldest due date first, and within a claim over its reminder fees, then its principal (the only
 components a claim could have then), as `pipeline.rules.allocation` does today.
 

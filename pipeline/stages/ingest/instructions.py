@@ -1,7 +1,7 @@
 """Creditor instruction files (formats.md §1.3): each line applied to the creditor's own case, in file order.
 
-Runs inside the ingest stage's file transaction (`ingest.CreditorIngest`), so an instruction file is
-applied exactly once like an invoice file. What each instruction may do in each state is
+`InstructionFiles` is the intake's handler for them: it runs inside the file's one transaction, so an
+instruction file is applied exactly once like an invoice file. What each instruction may do in each state is
 `pipeline.case_states`; this module finds the case, asks `case_states.decide`, and writes the outcome:
 receipt line, case event (the transition's kind; detail with the change and the creditor's note), postings
 (direct payment, withdrawal fees charged to the creditor) and the case's new state.
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
 from pipeline import case_states
 from pipeline.case_states import Decision, Refusal
-from pipeline.config import MissingFee
+from pipeline.config import Creditor, MissingFee, Registry
+from pipeline.intake import Context, Handled
 from pipeline.ledger import repository as repo
 from pipeline.ledger.balances import case_balances, claim_balances
 from pipeline.ledger.postings import Component
@@ -32,9 +32,6 @@ from pipeline.ledger.schema import case_events, receipt_lines
 from pipeline.money import format_minor, minor_digits, to_minor
 from pipeline.parsers.instructions import InstructionRow, read_instructions
 from pipeline.rules.allocation import Owed, allocate
-
-if TYPE_CHECKING:
-    from pipeline.ingest import CreditorIngest
 
 APPLIED = "APPLIED"
 
@@ -78,27 +75,41 @@ class LiveCase:
                 if claim.outstanding > 0 and claim.disputed_since is None and claim not in leaving_out]
 
 
-class InstructionApplier:
+class InstructionFiles:
+    """The handler of a creditor's instruction files."""
+
+    kind = "instructions"
+
+    def __init__(self, registry: Registry, creditor: Creditor):
+        self.registry = registry
+        self.creditor = creditor
+
+    def handle(self, conn: Connection, path: Path, context: Context) -> Handled:
+        return InstructionFile(conn, self.registry, self.creditor, context).load(path)
+
+
+class InstructionFile:
     """Applies one instruction file's lines to the ledger, inside the caller's transaction."""
 
-    def __init__(self, conn: Connection, stage: CreditorIngest, file_id: int):
+    def __init__(self, conn: Connection, registry: Registry, creditor: Creditor, context: Context):
         self.conn = conn
-        self.stage = stage
-        self.creditor = stage.creditor
-        self.fee_plan = stage.registry.fee_plans[stage.creditor.fee_plan]
-        self.file_id = file_id
+        self.registry = registry
+        self.creditor = creditor
+        self.context = context
+        self.fee_plan = registry.fee_plans[creditor.fee_plan]
+        self.file_id = context.file_id
         self.outcomes: Counter = Counter()
         self.receipt: list[tuple] = []
         self.events: list[tuple] = []
         self.postings: list[tuple] = []
 
-    def load(self, path: Path) -> dict:
-        rows = read_instructions(path, self.creditor.csv, self.stage.as_of, self.stage.registry.max_file_bytes)
+    def load(self, path: Path) -> Handled:
+        rows = read_instructions(path, self.creditor.csv, self.context.as_of, self.registry.max_file_bytes)
         self._find_cases(rows)
         for row in rows:
             self._apply(row)
         self._write()
-        return dict(rows_total=len(rows), rows_accepted=self.outcomes[APPLIED], cases_opened=0)
+        return Handled(rows=len(rows), taken=self.outcomes[APPLIED])
 
     def _find_cases(self, rows: list[InstructionRow]) -> None:
         readable = [row for row in rows if row.outcome is None]
@@ -220,7 +231,7 @@ class InstructionApplier:
         case.status = state
         case.before_dispute = decision.before_dispute if state == case_states.DISPUTED else None
         if case_states.is_closed(state) and case.closed_on is None:
-            case.closed_on = self.stage.as_of
+            case.closed_on = self.context.as_of
         case.changed = True
 
     def _pay(self, row: InstructionRow, case: LiveCase, named: Claim | None, paid: int) -> None:
@@ -242,7 +253,7 @@ class InstructionApplier:
         self.receipt.append((row.line, row.reference, outcome, message, case_id))
 
     def _write(self) -> None:
-        stage = self.stage
+        context = self.context
         columns = list(zip(*self.receipt)) or [[]] * 5
         repo.insert_rows(self.conn, receipt_lines, file_id=self.file_id, seq=list(columns[0]), line=list(columns[0]),
                          invoice_number=list(columns[1]), outcome=list(columns[2]), message=list(columns[3]),
@@ -250,12 +261,12 @@ class InstructionApplier:
         if self.postings:
             case_id, invoice_id, kind, amount, currency, value_date, settles = (list(c) for c in zip(*self.postings))
             repo.post(self.conn, case_id=case_id, invoice_id=invoice_id, kind=kind, amount_minor=amount,
-                      currency=currency, booked_on=stage.as_of, value_date=[d.isoformat() for d in value_date],
-                      settles=settles, file_id=self.file_id, run_id=stage.run_id)
+                      currency=currency, booked_on=context.as_of, value_date=[d.isoformat() for d in value_date],
+                      settles=settles, file_id=self.file_id, run_id=context.run_id)
         if self.events:
             case_id, invoice_id, kind, on_date, detail = (list(c) for c in zip(*self.events))
             repo.insert_rows(self.conn, case_events, case_id=case_id, invoice_id=invoice_id, kind=kind,
-                             on_date=[d.isoformat() for d in on_date], file_id=self.file_id, run_id=stage.run_id,
+                             on_date=[d.isoformat() for d in on_date], file_id=self.file_id, run_id=context.run_id,
                              detail=detail)
         repo.update_claim_disputes(self.conn, [
             dict(claim_pk=claim.id, new_disputed_since=claim.disputed_since)
