@@ -12,7 +12,7 @@ cases and writes a receipt per file to the creditor's outbox (formats.md §1).
 * `report` adds up the counts for the run.
 
 Business date: the `as_of` param (YYYY-MM-DD) when given, else the run's date in
-Copenhagen. Tasks pass counts only; no personal data goes through XCom.
+Copenhagen. Tasks pass counts and the receipts' names only; no personal data goes through XCom.
 """
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import logs, runs
 from pipeline.config import ConfigError, Settings, UnknownParty
+from pipeline.exports import ExportChanged
 from pipeline.transport import TransportError
 
 
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownParty as exc:
         print(f"inkasso {args.command}: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, NotFound, OSError, TransportError) as exc:
+    except (ConfigError, NotFound, OSError, TransportError, ExportChanged) as exc:
         print(f"inkasso {args.command}: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:

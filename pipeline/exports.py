@@ -8,9 +8,9 @@
    record it delivered with the SHA-256 of its bytes.
 
 Rendering is a pure function of the ledger, so a re-run renders the same bytes: an export already in its
-outbox is left alone, one the outbox lost is rendered again and must come out byte for byte as first
-delivered (else the run stops: the ledger changed under a file we sent). A new stage adds a `Renderer`;
-this protocol does not change.
+outbox is left alone (and recorded delivered, if its run stopped before it could say so); one the outbox
+lost is rendered again and must come out byte for byte as first delivered (else the run stops: the
+ledger changed under a file we sent). A new stage adds a `Renderer`; this protocol does not change.
 """
 from __future__ import annotations
 
@@ -59,26 +59,42 @@ def owe(conn: Connection, owed: Owed) -> None:
 
 
 def deliver(engine: Engine, kind: str, natural_key: str, renderer: Renderer, outbox: Outbox, scratch: Path) -> str:
-    """Put the export into its outbox unless it is there; return its name."""
-    with engine.connect() as conn:
-        export = repo.find_export(conn, kind, natural_key)
-    if export is None:
-        raise LookupError(f"no {kind} export {natural_key!r} is owed")
-    if export.delivered_at is not None and outbox.exists(export.file_name):
-        return export.file_name
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=scratch) as rendered:
-        with engine.connect() as conn:
-            renderer.render(conn, export, rendered)
-        sha256, size = _digest(rendered)
-        if export.sha256 is not None and export.sha256 != sha256:
-            raise ExportChanged(f"{kind} {export.file_name} renders differently from the bytes delivered before "
-                                f"(sha256 {export.sha256[:12]}…, now {sha256[:12]}…): the ledger changed under it")
-        rendered.seek(0)
-        outbox.put(export.file_name, rendered)
+    """Put the export into its outbox unless it is there; return its name.
+
+    The export's record is locked for the delivery (PostgreSQL: its row; SQLite: the write lock), so that two
+    workers never put the same file at once: the second finds it delivered."""
     with engine.begin() as conn:
-        repo.mark_delivered(conn, export.id, sha256, size, datetime.now(timezone.utc).replace(tzinfo=None))
+        export = repo.lock_export(conn, kind, natural_key)
+        if export is None:
+            raise LookupError(f"no {kind} export {natural_key!r} is owed")
+        if outbox.exists(export.file_name):
+            if export.delivered_at is None:  # put by a run that stopped before it could record it
+                repo.mark_delivered(conn, export.id, export.sha256, export.size_bytes, utc_now())
+            return export.file_name
+        scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=scratch) as rendered:
+            renderer.render(conn, export, rendered)
+            sha256, size = _digest(rendered)
+            if export.sha256 is not None and export.sha256 != sha256:
+                raise ExportChanged(f"{kind} {export.file_name} renders differently from the bytes delivered "
+                                    f"before (sha256 {export.sha256[:12]}…, now {sha256[:12]}…): the ledger changed "
+                                    "under it")
+            rendered.seek(0)
+            outbox.put(export.file_name, rendered)
+        repo.mark_delivered(conn, export.id, sha256, size, utc_now())
     return export.file_name
+
+
+def pending(engine: Engine, kind: str, folder: str) -> list[str]:
+    """The natural keys of the exports of ``kind`` into ``folder`` that are owed and not delivered yet (their
+    run stopped after the commit that owed them): every pass delivers them first."""
+    with engine.connect() as conn:
+        return repo.undelivered_exports(conn, kind, folder)
+
+
+def utc_now() -> datetime:
+    """The current UTC time in whole seconds, without a zone (as the ledger stores it)."""
+    return datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
 
 
 def _digest(stream: BinaryIO) -> tuple[str, int]:

@@ -6,15 +6,18 @@ For each complete file of one party's inbox, in this order (each name is a check
    before goes straight to 3: the file was taken already, only its delivery may be unfinished.
 2. ONE transaction: ``locked`` (the party's lock: its files are judged one after the other), ``recorded``
    (the file's record), ``handled`` (the `Handler` of its kind wrote what the file says), the answer the
-   file is owed (an export). A `FileRejected` from the handler rolls all of it back; the file is then
-   recorded as rejected with its code and message (``rejected``) and is owed its answer all the same. A
-   rival worker that recorded the key first wins by the unique key: this one steps aside. ``committed``.
-3. ``kept``: the raw bytes stay, in archive/ when taken, in quarantine/ when rejected.
-4. ``answered``: the answer goes out through the export protocol (a party may be owed none: the bank).
-5. ``removed``: the file leaves the inbox.
+   file is owed (an export), and ``kept``: the raw bytes stay, in archive/ (by SHA-256, so a rolled back
+   try leaves nothing wrong). A `FileRejected` from the handler rolls all of it back; the file is then
+   recorded as rejected with its code and message (``rejected``), kept in quarantine/, and owed its answer
+   all the same. A rival worker that recorded the key first wins by the unique key: this one steps aside.
+   ``committed``.
+3. ``answered``: the answer goes out through the export protocol (a party may be owed none: the bank).
+4. ``removed``: the file leaves the inbox.
 
 A crash before the commit leaves the ledger and the inbox as they were; a crash after it makes the next
-pass find the key and redo 3-5, which write the same bytes. The protocol calls ``checkpoint`` with each
+pass find the key and redo 3-4, which write the same bytes. The bytes are kept before the commit, so that
+a sender who takes the file away after it is taken takes nothing from us; and every pass first delivers
+the answers an earlier pass owed and did not deliver. The protocol calls ``checkpoint`` with each
 step's name once the step is done, and hands it to the handler, which calls it inside the transaction
 (`Context.checkpoint`): tests stop the protocol there, between any two steps.
 """
@@ -25,7 +28,7 @@ import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -33,6 +36,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from pipeline import exports
+from pipeline.exports import utc_now
 from pipeline.home import Home
 from pipeline.ledger import repository as repo
 from pipeline.parsers import FileRejected
@@ -141,6 +145,9 @@ class Intake:
         that will not pass by itself (permission denied, say) is left in the inbox, the others are taken,
         and the pass then fails naming it; a transient fault that outlasts the retries fails at once."""
         taken, failures = [], []
+        if self.answer is not None:
+            for key in exports.pending(self.engine, self.answer.kind, self.party.outbox):
+                exports.deliver(self.engine, self.answer.kind, key, self.answer, self.outbox, self.home.scratch)
         for file in files:
             try:
                 result = self.take(file)
@@ -176,11 +183,11 @@ class Intake:
             seen_before = record is not None
             if seen_before:
                 log.info("%s/%s: already taken as file %s; finishing its delivery", self.party, file.name, record.id)
+                self._keep(local, record.sha256, record.file_name, rejected=record.status == "REJECTED")
             else:
                 record = self._record(local, file, sha256)
                 if record is None:
                     return Taken(file.name)  # another worker holds this file; it will finish it
-            self._keep(local, record)
         answer = self._answer(record)
         self.inbox.remove(file)
         self.checkpoint("removed")
@@ -201,6 +208,7 @@ class Intake:
                                      cases_opened=handled.cases_opened)
                     self.checkpoint("handled")
                     self._owe_answer(conn, file_id)
+                    self._keep(local, sha256, file.name, rejected=False)
             except FileRejected as rejection:
                 log.warning("%s/%s: file rejected, %s: %s", self.party, file.name, rejection.code, rejection.message)
                 with self.engine.begin() as conn:
@@ -208,6 +216,7 @@ class Intake:
                                                 rejection_message=rejection.message)
                     self.checkpoint("rejected")
                     self._owe_answer(conn, file_id)
+                    self._keep(local, sha256, file.name, rejected=True)
         except IntegrityError:
             with self.engine.connect() as conn:
                 if repo.find_file(conn, self.party.kind, self.party.id, sha256) is None:
@@ -242,11 +251,11 @@ class Intake:
         exports.owe(conn, self.answer.owed(FileRecord(record.id, record.file_name, record.received_at,
                                                       record.status), self.party, self.as_of, self.run_id))
 
-    def _keep(self, local: Path, record) -> None:
-        if record.status == "REJECTED":
-            target = self.home.quarantine_path(self.party.folder, record.sha256, record.file_name)
+    def _keep(self, local: Path, sha256: str, file_name: str, rejected: bool) -> None:
+        if rejected:
+            target = self.home.quarantine_path(self.party.folder, sha256, file_name)
         else:
-            target = self.home.archive_path(record.sha256)
+            target = self.home.archive_path(sha256)
         if not target.exists():
             with local.open("rb") as raw:
                 copy_atomically(raw, target)
@@ -260,11 +269,6 @@ class Intake:
         name = exports.deliver(self.engine, owed.kind, owed.natural_key, self.answer, self.outbox, self.home.scratch)
         self.checkpoint("answered")
         return name
-
-
-def utc_now() -> datetime:
-    """The current UTC time in whole seconds, without a zone (as the ledger stores it)."""
-    return datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
 
 
 def _sha256(path: Path) -> str:

@@ -48,7 +48,7 @@ equal_terms_months = 6
 commission_after_pct = "25"
 '''
 
-CSV_DEFAULTS_COMMENTED = '''\
+LAYOUT_DEFAULTS = '''\
   [creditor.csv]               # optional; defaults shown
   encoding = "utf-8"           # or "cp1252"
   decimal = "."                # or ","
@@ -97,4 +97,4 @@ ACME = creditor("acme", "Acme ApS", "DK13585628", "DK", "Industrivej 4, 8000 Aar
                 "DK5000400440116243", "NDEADKKK")
 
 EXAMPLE = registry(["# one [[creditor]] per creditor; its id ([a-z0-9_-], 1-40 characters) names its folders\n"
-                    + ACME + CSV_DEFAULTS_COMMENTED])
+                    + ACME + LAYOUT_DEFAULTS])

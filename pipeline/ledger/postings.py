@@ -93,7 +93,9 @@ def kinds_of(component: Component) -> list[PostingKind]:
 def check(name: str, amount: int, settles: str | None = None) -> None:
     """Raise UnknownPosting unless ``amount`` has the sign of kind ``name`` and a payment names what it settles."""
     posting_kind = kind(name)
-    if amount == 0 or (amount > 0) != (posting_kind.sign > 0):
+    if amount == 0:
+        raise UnknownPosting(f"a {name} posting of 0 minor units moves no money")
+    if (amount > 0) != (posting_kind.sign > 0):
         raise UnknownPosting(f"a {name} posting of {amount} minor units: its amounts are "
                              f"{'positive' if posting_kind.sign > 0 else 'negative'}")
     if is_payment(posting_kind) != (settles is not None):

@@ -56,8 +56,10 @@ def find_file(conn: Connection, party_kind: str, party_id: str, sha256: str):
 
 
 def lock_party(conn: Connection, party_kind: str, party_id: str) -> None:
-    """Hold the party's lock to the end of the transaction (PostgreSQL advisory lock): its files, and the
-    creditor's cases and balances, change in one transaction at a time.
+    """Hold the party's lock to the end of the transaction (PostgreSQL advisory lock): the party's files are
+    taken one transaction at a time. For a creditor that also serialises what its own files do to its cases
+    and balances; a stage that moves money on a creditor's cases from another party's file (the bank's)
+    must take that creditor's lock too.
 
     SQLite needs none: BEGIN IMMEDIATE already admits one writer at a time."""
     if conn.dialect.name == "postgresql":
@@ -167,11 +169,13 @@ def post(conn: Connection, **columns) -> None:
     names, rows = _rows(columns)
     kind_at, amount_at = names.index("kind"), names.index("amount_minor")
     settles_at = names.index("settles") if "settles" in names else None
-    for kind_name, positive, settles in {(row[kind_at], row[amount_at] > 0,
-                                          None if settles_at is None else row[settles_at]) for row in rows}:
-        postings_vocabulary.check(kind_name, 1 if positive else -1, settles)
-    if any(row[amount_at] == 0 for row in rows):
-        raise postings_vocabulary.UnknownPosting("a posting of 0 minor units moves no money")
+    examples = {}  # one amount of each (kind, sign, settles): the check is the same for all of them
+    for row in rows:
+        settles = None if settles_at is None else row[settles_at]
+        amount = row[amount_at]
+        examples.setdefault((row[kind_at], (amount > 0) - (amount < 0), settles), amount)
+    for (kind_name, _, settles), amount in examples.items():
+        postings_vocabulary.check(kind_name, amount, settles)
     _insert_prepared(conn, postings, names, rows)
 
 
@@ -285,12 +289,20 @@ def receipt_of(conn: Connection, file_id: int) -> Iterator[tuple]:
                     receipt_lines.c.message, cases.c.case_number, cases.c.payment_reference)
              .select_from(receipt_lines.outerjoin(cases, cases.c.id == receipt_lines.c.case_id))
              .where(receipt_lines.c.file_id == file_id).order_by(receipt_lines.c.seq))
-    for batch in conn.execution_options(yield_per=STREAM_ROWS).execute(query).partitions():
+    for batch in conn.execute(query.execution_options(yield_per=STREAM_ROWS)).partitions():
         yield from batch
 
 
-def find_export(conn: Connection, kind: str, natural_key: str):
-    return conn.execute(select(exports).where(exports.c.kind == kind, exports.c.natural_key == natural_key)).first()
+def lock_export(conn: Connection, kind: str, natural_key: str):
+    """The export's record, locked to the end of the transaction (SQLite: BEGIN IMMEDIATE locks it all)."""
+    return conn.execute(select(exports).where(exports.c.kind == kind, exports.c.natural_key == natural_key)
+                        .with_for_update()).first()
+
+
+def undelivered_exports(conn: Connection, kind: str, folder: str) -> list[str]:
+    return list(conn.execute(select(exports.c.natural_key).where(
+        exports.c.kind == kind, exports.c.folder == folder, exports.c.delivered_at.is_(None))
+        .order_by(exports.c.id)).scalars())
 
 
 def insert_export(conn: Connection, **values) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
                         MetaData, String, Table, Text, UniqueConstraint, text)
 
+from pipeline.ledger.postings import NAME_LENGTH
+
 metadata = MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -130,7 +132,7 @@ postings = Table(
     Column("id", Integer, primary_key=True),
     Column("case_id", ForeignKey("cases.id"), nullable=False),
     Column("invoice_id", ForeignKey("invoices.id")),
-    Column("kind", String(40), nullable=False),           # pipeline.ledger.postings.KINDS
+    Column("kind", String(NAME_LENGTH), nullable=False),  # pipeline.ledger.postings.KINDS
     Column("amount_minor", BigInteger, nullable=False),   # signed as its kind says: + raises what is owed
     Column("currency", String(3), nullable=False),
     Column("booked_on", Date, nullable=False),            # the run's business date
@@ -162,7 +164,7 @@ inbox_sightings = Table(
     Column("name", Text, primary_key=True),
     Column("size_bytes", BigInteger, nullable=False),
     Column("mtime", BigInteger, nullable=False),          # the server's, in whole seconds
-    Column("first_seen", Float, nullable=False),          # our clock (epoch seconds) when this size and mtime were first seen
+    Column("first_seen", Float, nullable=False),          # our clock (epoch seconds) when first seen so
 )
 
 exports = Table(

@@ -305,16 +305,17 @@ STEPS = {
     "batch_written#2": (False, False, False),       # the second batch written
     "credit_notes_applied": (False, False, False),  # after every batch and the credit notes
     "handled": (False, False, False),               # the file's counts written, its answer owed next
-    "committed": (True, False, False),              # right after the commit, before anything else
-    "archive_rename": (True, False, False),         # the archive's temporary file cannot be renamed
-    "kept": (True, True, False),                    # archived, the receipt not yet rendered
+    "archive_rename": (False, False, False),        # the archive's temporary file cannot be renamed
+    "kept": (False, True, False),                   # archived, the last step before the commit
+    "committed": (True, True, False),               # right after the commit, before the receipt
     "outbox_put": (True, True, False),              # writing the receipt
     "receipt_rename": (True, True, False),          # the receipt's temporary file cannot be renamed
     "answered": (True, True, True),                 # the receipt delivered, the file still in the inbox
     "inbox_remove": (True, True, True),             # removing the file from the inbox
 }
 # steps after which PostgreSQL's case id sequence has moved on in the rolled-back attempt
-CASE_IDS_CONSUMED = {"batch_written", "batch_written#2", "credit_notes_applied", "handled"}
+CASE_IDS_CONSUMED = {"batch_written", "batch_written#2", "credit_notes_applied", "handled", "archive_rename",
+                     "kept"}
 
 
 def inject(step: str, mp: pytest.MonkeyPatch, settings: Settings) -> tuple[dict, object]:
@@ -481,10 +482,10 @@ def test_a_rejected_file_is_quarantined_with_one_receipt_line_and_never_receipte
         assert ledger_state(settings.database_url) == state
 
 
-@pytest.mark.parametrize("step, committed", [("recorded", False), ("rejected", False), ("committed", True),
-                                             ("kept", True), ("outbox_put", True), ("answered", True),
-                                             ("inbox_remove", True)])
-def test_a_failure_while_rejecting_a_file_then_a_retry(settings, step, committed):
+@pytest.mark.parametrize("step, committed, quarantined", [
+    ("recorded", False, False), ("rejected", False, False), ("kept", False, True), ("committed", True, True),
+    ("outbox_put", True, True), ("answered", True, True), ("inbox_remove", True, True)])
+def test_a_failure_while_rejecting_a_file_then_a_retry(settings, step, committed, quarantined):
     """The rejection's own steps: the first record rolled back, the rejection recorded in its own transaction."""
     drop(settings, "acme", "empty.csv", b"")
     with pytest.MonkeyPatch.context() as mp:
@@ -492,15 +493,17 @@ def test_a_failure_while_rejecting_a_file_then_a_retry(settings, step, committed
         with pytest.raises(Crash):
             run_ingest(settings, AS_OF, "failing-run", checkpoint=checkpoint)
     assert folder_files(inbox(settings)) == ["empty.csv"]
+    kept = [f"creditors/acme/{sha256_of(b'')[:12]}_empty.csv"]
+    assert folder_files(settings.home / "quarantine") == (kept if quarantined else [])
     if committed:
         assert ledger_state(settings.database_url)["files"][0][3] == "REJECTED"
     else:
         assert_ledger_empty(settings.database_url)
-        assert folder_files(settings.home / "quarantine") == [] and folder_files(outbox(settings)) == []
+        assert folder_files(outbox(settings)) == []
     run_ingest(settings, AS_OF, "retry")
     [receipt] = receipts(settings, "acme")
     assert [r["outcome"] for r in read_receipt(receipt)] == ["EMPTY_FILE"]
-    assert folder_files(settings.home / "quarantine") == [f"creditors/acme/{sha256_of(b'')[:12]}_empty.csv"]
+    assert folder_files(settings.home / "quarantine") == kept
     assert folder_files(inbox(settings)) == []
     assert ledger_state(settings.database_url)["rows"]["ingested_files"] == 1
 

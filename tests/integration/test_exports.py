@@ -7,6 +7,8 @@ import hashlib
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -17,11 +19,13 @@ from pipeline import exports
 from pipeline.exports import ExportChanged
 from pipeline.ledger import open_ledger
 from pipeline.ledger import repository as repo
+from pipeline.ledger.db import make_engine
 from pipeline.ledger.schema import exports as exports_table
 from pipeline.ledger.schema import receipt_lines
 from pipeline.stages import ingest
 from tests.conftest import AS_OF, drop, receipts, run_ingest
-from tests.integration.test_exactly_once import crash_file, folder_files, outbox
+from pipeline.transport.local import LocalOutbox
+from tests.integration.test_exactly_once import Crash, crash_file, fail_at, fail_on_call, folder_files, outbox
 
 ROOT = Path(__file__).parents[2]
 
@@ -125,3 +129,85 @@ def test_an_export_of_a_million_lines_is_streamed_with_peak_memory_well_below_it
     assert written.read_bytes().endswith(b',,SUMMARY,"1000000 rows: 1000000 taken for collection, 0 not taken '
                                          b'(ACCEPTED 1000000)",,\r\n')
     assert int(after) - int(before) < size / 4, (int(before), int(after), size)
+
+
+def test_a_receipt_owed_by_a_stopped_pass_is_delivered_by_the_next_even_when_the_file_is_gone(settings):
+    """The pass stopped right after the commit; the creditor then took its file away. The next pass delivers
+    the receipt the ledger owes; the raw bytes were archived before the commit."""
+    content = crash_file().encode()
+    drop(settings, "acme", "invoices.csv", content)
+    with pytest.raises(Crash):
+        run_ingest(settings, AS_OF, "run-1", checkpoint=fail_at("committed"))
+    (settings.home / "creditors" / "acme" / "inbox" / "invoices.csv").unlink()
+    assert receipts(settings, "acme") == []
+    again = run_ingest(settings, AS_OF, "run-2")
+    assert (again.files, again.files_seen_before, again.receipts) == (0, 0, [])
+    [receipt] = receipts(settings, "acme")
+    assert receipt.name.startswith("receipt_invoices.csv_") and export_record(settings, receipt.name).delivered_at
+    sha = hashlib.sha256(content).hexdigest()
+    assert (settings.home / "archive" / sha[:2] / sha).read_bytes() == content
+
+
+def test_a_receipt_put_by_a_pass_that_stopped_before_recording_it_is_not_put_again(settings, monkeypatch):
+    drop(settings, "acme", "invoices.csv", crash_file())
+    real_put = LocalOutbox.put
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LocalOutbox, "put", fail_on_call(real_put, after=True))
+        with pytest.raises(Crash):
+            run_ingest(settings, AS_OF, "run-1")
+    [receipt] = receipts(settings, "acme")
+    first = (receipt.read_bytes(), receipt.stat().st_mtime_ns)
+    assert export_record(settings, receipt.name).delivered_at is None
+    puts = []
+    monkeypatch.setattr(LocalOutbox, "put", lambda self, name, source: puts.append(name))
+    again = run_ingest(settings, AS_OF, "run-2")
+    assert (again.files_seen_before, again.receipts, puts) == (1, [receipt.name], [])
+    assert (receipt.read_bytes(), receipt.stat().st_mtime_ns) == first
+    record = export_record(settings, receipt.name)
+    assert record.delivered_at is not None and record.sha256 is None  # its bytes were never rendered here
+
+
+def test_two_workers_delivering_the_same_export_put_it_once(settings):
+    """B asks for the receipt while A is rendering it: B waits for A's delivery and finds it there."""
+    drop(settings, "acme", "invoices.csv", crash_file())
+    with pytest.raises(Crash):
+        run_ingest(settings, AS_OF, "run-1", checkpoint=fail_at("committed"))
+    engine = open_ledger(settings)
+    with engine.connect() as conn:
+        [key] = repo.undelivered_exports(conn, "receipt", "creditors/acme/outbox")
+    engine.dispose()
+    rendering, puts = threading.Event(), []
+
+    class SlowReceipts(ingest.Receipts):
+        def render(self, conn, export, sink):
+            if threading.current_thread().name == "A":
+                rendering.set()
+                time.sleep(1.0)
+            super().render(conn, export, sink)
+
+    class CountingOutbox(LocalOutbox):
+        def put(self, name, source):
+            puts.append(threading.current_thread().name)
+            super().put(name, source)
+
+    def take(name, checkpoint):
+        worker_engine = make_engine(settings.database_url)
+        try:
+            if name == "B":
+                assert rendering.wait(timeout=60)
+            return exports.deliver(worker_engine, "receipt", key, SlowReceipts(), CountingOutbox(outbox(settings)),
+                                   settings.home / "tmp")
+        finally:
+            worker_engine.dispose()
+
+    threads = {name: threading.Thread(target=lambda n=name: results.__setitem__(n, take(n, None)), name=name)
+               for name in ("A", "B")}
+    results = {}
+    for thread in threads.values():
+        thread.start()
+    for thread in threads.values():
+        thread.join(timeout=120)
+    [receipt] = receipts(settings, "acme")
+    assert results == {"A": receipt.name, "B": receipt.name}
+    assert puts == ["A"]
+    assert folder_files(outbox(settings)) == [receipt.name]

@@ -315,3 +315,13 @@ def test_a_direct_payment_is_booked_on_the_claims_oldest_due_date_first_with_the
                     ("B-1", -100000, "principal", date(2026, 11, 10), AS_OF),
                     ("B-2", -20000, "principal", date(2026, 11, 10), AS_OF),
                     ("B-2", -50000, "principal", date(2026, 11, 12), AS_OF)]
+
+
+def test_a_withdrawal_fee_the_plan_sets_to_zero_charges_nothing(acme):
+    acme.registry_path.write_text(acme.registry_path.read_text(encoding="utf-8").replace(
+        'withdrawal_fee = { DKK = "250.00"', 'withdrawal_fee = { DKK = "0.00"'), encoding="utf-8")
+    ingest(acme, "acme", "instructions.csv", HEADER + "WITHDRAW,A-2,,,\n")
+    [line] = receipt_of(acme, "acme", "instructions.csv")[:-1]
+    assert (line["outcome"], line["message"]) == ("APPLIED", "OPEN -> WITHDRAWN")
+    case, booked, _ = case_of(acme, "A-2")
+    assert (case.status, booked) == ("WITHDRAWN", [("principal", 300000, "DKK")])

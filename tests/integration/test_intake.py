@@ -107,9 +107,9 @@ STEPS = {
     "lines_written": (False, False),     # the handler's first batch
     "lines_written#3": (False, False),   # its third
     "handled": (False, False),           # the handler done, the counts written
-    "committed": (True, False),          # right after the commit
-    "archive_rename": (True, False),     # the archive copy cannot be renamed into place
-    "kept": (True, True),                # archived, still in the inbox
+    "archive_rename": (False, False),    # the archive copy cannot be renamed into place
+    "kept": (False, True),               # archived, the last step before the commit
+    "committed": (True, True),           # right after the commit, still in the inbox
     "inbox_remove": (True, True),        # the inbox cannot be cleaned
 }
 
@@ -170,7 +170,7 @@ def test_sigkill_inside_the_transaction_and_after_the_commit_then_a_rerun_takes_
     _kill_at(settings, "lines_written", tmp_path)          # four batches written, uncommitted
     assert bank_state(settings)["files"] == [] and bank_state(settings)["lines"] == (0, 0)
     assert folder_files(settings.home / "bank" / "inbox") == ["big.csv"]
-    _kill_at(settings, "committed", tmp_path)              # committed, not yet archived
+    _kill_at(settings, "committed", tmp_path)              # committed, still in the inbox
     assert bank_state(settings)["lines"][0] == 1200
     assert folder_files(settings.home / "bank" / "inbox") == ["big.csv"]
     result = subprocess.run([sys.executable, "-m", "tests.integration.bank_intake", str(settings.home),

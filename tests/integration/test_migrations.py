@@ -164,3 +164,60 @@ def test_a_ledger_before_0006_keeps_its_files_and_owes_each_file_its_receipt_und
     again = run_ingest(settings, AS_OF, "after")
     assert again.files_seen_before == 2
     assert {path.name: path.read_bytes() for path in receipts(settings, "acme")} == delivered
+
+
+def test_0005_spreads_a_direct_payment_over_what_the_claims_owed_when_it_was_booked(database_url):
+    """The code before 0005 let a credit note come after a direct payment: the payment stays where it was
+    owed then (claim A), and one that a later credit note left larger than its claim does not stop the
+    migration (case 2: the claim is overpaid, which its balance shows)."""
+    from alembic import command
+    from sqlalchemy import select, text
+
+    from pipeline.ledger.balances import claim_balances
+    from pipeline.ledger.db import run_migration
+    from pipeline.ledger.postings import Component
+    from pipeline.ledger.schema import postings
+
+    engine = make_engine(database_url)
+    run_migration(engine, lambda config: command.upgrade(config, "0004"))
+    claim = ("INSERT INTO invoices (id, creditor_id, invoice_number, document_type, credited_invoice_id, case_id, "
+             "debtor_id, invoice_date, due_date, amount_minor, currency, reminders_sent, reminder_fees_minor, "
+             "below_minimum, content_sha, file_id, line) VALUES ")
+    with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO creditors VALUES ('acme', 'Acme ApS', 'DK13585628', 'DK', 'DKK', 'DK5000400440116243', "
+            "'NDEADKKK', 'standard')",
+            "INSERT INTO ingested_files (id, creditor_id, sha256, file_name, size_bytes, kind, status, received_at, "
+            "as_of, run_id) VALUES (1, 'acme', 'a', 'f.csv', 1, 'invoice_csv', 'PROCESSED', '2026-11-20 08:00:00', "
+            "'2026-11-20', 'r1')",
+            "INSERT INTO debtors (id, creditor_id, debtor_ref, debtor_type, name, address_line1, postcode, city, "
+            "country) VALUES (1, 'acme', 'D1', 'consumer', 'Bo', 'Vej 1', '2100', 'København', 'DK')",
+            "INSERT INTO cases (id, case_number, payment_reference, creditor_id, debtor_id, currency, country, status, "
+            "opened_on, closed_on, file_id) VALUES (1, '10000001', '000000100000017', 'acme', 1, 'DKK', 'DK', "
+            "'CLOSED', '2026-11-20', '2026-11-20', 1), (2, '10000002', '000000100000025', 'acme', 1, 'DKK', 'DK', "
+            "'CLOSED', '2026-11-20', '2026-11-20', 1)",
+            claim + "(1, 'acme', 'A', 'invoice', NULL, 1, 1, '2026-05-01', '2026-05-31', 100000, 'DKK', 0, 0, false, "
+                    "'a', 1, 2), (2, 'acme', 'B', 'invoice', NULL, 1, 1, '2026-06-01', '2026-06-30', 100000, 'DKK', "
+                    "0, 0, false, 'b', 1, 3), (3, 'acme', 'C', 'invoice', NULL, 2, 1, '2026-05-01', '2026-05-31', "
+                    "100000, 'DKK', 0, 0, false, 'c', 1, 4)",
+            claim + "(4, 'acme', 'CN-A', 'credit_note', 1, 1, 1, '2026-07-01', NULL, 50000, 'DKK', 0, 0, false, 'd', "
+                    "1, 5), (5, 'acme', 'CN-C', 'credit_note', 3, 2, 1, '2026-07-01', NULL, 100000, 'DKK', 0, 0, "
+                    "false, 'e', 1, 6)",
+            "INSERT INTO postings (case_id, invoice_id, kind, amount_minor, currency, booked_on, file_id, run_id) "
+            "VALUES (1, 1, 'principal', 100000, 'DKK', '2026-11-20', 1, 'r1'), "
+            "(1, 2, 'principal', 100000, 'DKK', '2026-11-20', 1, 'r1'), "
+            "(1, NULL, 'direct_payment', -100000, 'DKK', '2026-11-20', 1, 'r1'), "
+            "(1, 1, 'credit_note', -50000, 'DKK', '2026-11-20', 1, 'r1'), "
+            "(2, 3, 'principal', 100000, 'DKK', '2026-11-20', 1, 'r1'), "
+            "(2, NULL, 'direct_payment', -30000, 'DKK', '2026-11-20', 1, 'r1'), "
+            "(2, 3, 'credit_note', -100000, 'DKK', '2026-11-20', 1, 'r1')",
+        ):
+            conn.execute(text(statement))
+    migrate(engine)
+    with engine.connect() as conn:
+        paid = conn.execute(select(postings.c.invoice_id, postings.c.amount_minor, postings.c.settles)
+                            .where(postings.c.kind == "direct_payment").order_by(postings.c.invoice_id)).all()
+        owed = claim_balances(conn, [1, 2, 3])
+    engine.dispose()
+    assert paid == [(1, -100000, "principal"), (3, -30000, "principal")]
+    assert [owed[claim].outstanding[Component.PRINCIPAL] for claim in (1, 2, 3)] == [-50000, 100000, -30000]

@@ -30,7 +30,7 @@ def test_every_kind_says_who_owes_whom_its_component_and_its_sign():
 @pytest.mark.parametrize("name, amount, settles, problem", [
     ("principal", -100, None, "a principal posting of -100 minor units: its amounts are positive"),
     ("credit_note", 100, None, "a credit_note posting of 100 minor units: its amounts are negative"),
-    ("principal", 0, None, "a principal posting of 0 minor units: its amounts are positive"),
+    ("principal", 0, None, "a principal posting of 0 minor units moves no money"),
     ("direct_payment", -100, None, "a direct_payment posting must name the component it settles"),
     ("withdrawal_fee", 100, "principal", "a withdrawal_fee posting must not name the component it settles"),
     ("direct_payment", -100, "payments", "a payment cannot settle 'payments' (it settles one of principal, "

@@ -5,8 +5,8 @@ instruction files (`instructions.InstructionFiles`), invoice CSV and UBL XML (`i
 anything else rejected whole as UNSUPPORTED_FILE. Each file is answered with its receipt, an export
 rendered from the ledger (`Receipts`).
 
-`prepare` runs once per pass (per DAG run): the party folders, a clean scratch folder, the creditors'
-master data in the ledger. `creditors_with_files` lists who has files waiting (the DAG maps over them),
+`prepare` runs once per pass (per DAG run): the migrated ledger, the party folders, the scratch folder,
+the creditors' master data in the ledger. `creditors_with_files` lists who has files waiting (the DAG maps over them),
 `run_creditor` takes one creditor's files (one mapped task), `run` does all of it (`inkasso ingest`).
 """
 from __future__ import annotations
@@ -110,8 +110,8 @@ class Receipts:
 
 
 def prepare(settings: Settings) -> tuple[Registry, Engine]:
-    """Once a pass, before any inbox: the migrated ledger, the party folders, a clean scratch folder, and
-    the creditors of the registry in the ledger."""
+    """Once a pass, before any inbox: the migrated ledger, the party folders, the scratch folder without what
+    killed processes left there, and the creditors of the registry in the ledger."""
     registry = settings.load_registry()
     engine = open_ledger(settings)
     home = Home(settings.home)
@@ -150,6 +150,8 @@ def run(settings: Settings, as_of: date, run_id: str, creditor_id: str | None = 
         settle_seconds: int | None = None, on_file: Callable[[str, Taken], None] | None = None,
         checkpoint: Callable[[str], None] = no_checkpoint) -> dict:
     """One whole pass, as `inkasso ingest` runs it: prepare, then every creditor's inbox (or one's)."""
+    if creditor_id is not None:
+        settings.load_registry().creditor(creditor_id)  # an unknown id changes nothing, not even the folders
     registry, engine = prepare(settings)
     engine.dispose()
     ids = [creditor_id] if creditor_id else list(registry.creditors)

@@ -217,7 +217,7 @@ class InstructionFile:
             changes.append(f"direct payment {self._money(paid, case)} recorded, "
                            f"{self._money(case.balance, case)} outstanding")
         fee_kind = decision.transition.fee
-        if fee_kind is not None:
+        if fee:  # a plan may set a fee to 0 on purpose: then nothing is charged
             self.postings.append((case.id, None, fee_kind, fee, case.currency, row.on_date, None))
             changes.append(f"{fee_kind.replace('_', ' ')} {self._money(fee, case)} charged to you")
         self._move(case, case_states.settle(decision, case.balance), decision)

@@ -4,9 +4,10 @@ onto claims.
 ``value_date`` is the day the money event took effect (``booked_on`` stays the run's date): for a claim,
 its creditor's fees and a credit note, the document's date; for the postings an instruction wrote (direct
 payments, withdrawal fees) the date of its case event. A payment posting names in ``settles`` the
-component it pays down. Before this revision a direct payment was booked on the case; it is now spread over the case's claims,
-oldest due date first, and within a claim over its reminder fees, then its principal (the only
-components a claim could have then), as `pipeline.rules.allocation` does today.
+component it pays down. Before this revision a direct payment was booked on the case; it is now spread
+over what the case's claims owed when it was booked, oldest due date first, and within a claim over its
+reminder fees, then its principal (the only components a claim could have then; disputes are not
+replayed).
 
 Revision ID: 0005
 Revises: 0004
@@ -32,6 +33,7 @@ invoices = sa.table("invoices", sa.column("id", sa.Integer), sa.column("case_id"
                     sa.column("file_id", sa.Integer))
 EVENT_OF = {"direct_payment": "paid_directly", "withdrawal_fee": "withdrawn",
             "court_withdrawal_fee": "withdrawn_from_court"}
+COMPONENT_OF = {"principal": "principal", "credit_note": "principal", "creditor_fee": "reminder_fees"}
 
 
 def upgrade() -> None:
@@ -81,49 +83,49 @@ def _pair(bind, which, dates_of) -> None:
 
 
 def _move_direct_payments_onto_claims(bind) -> None:
-    payments = bind.execute(sa.select(postings).where(postings.c.kind == "direct_payment",
-                                                      postings.c.invoice_id.is_(None))
-                            .order_by(postings.c.id)).all()
-    owed = _owed_by_claim(bind, {payment.case_id for payment in payments})
-    for payment in payments:
-        left = -payment.amount_minor
-        parts = []
-        for claim_id, components in owed[payment.case_id]:
-            for component in ("reminder_fees", "principal"):
-                part = min(left, max(components[component], 0))
-                if part:
-                    parts.append((claim_id, component, part))
-                    components[component] -= part
-                    left -= part
-        if left:
-            raise RuntimeError(f"direct payment {payment.id} of case {payment.case_id} exceeds what its claims owe")
-        bind.execute(postings.delete().where(postings.c.id == payment.id))
-        bind.execute(postings.insert(), [
-            dict(case_id=payment.case_id, invoice_id=claim_id, kind="direct_payment", amount_minor=-part,
-                 currency=payment.currency, booked_on=payment.booked_on, value_date=payment.value_date,
-                 settles=component, file_id=payment.file_id, run_id=payment.run_id)
-            for claim_id, component, part in parts])
+    """Each case's postings are replayed in the order they were written, so that a direct payment is spread
+    over what its claims owed when it was booked (a credit note written later does not move it)."""
+    case_ids = bind.execute(sa.select(postings.c.case_id).where(postings.c.kind == "direct_payment",
+                                                                 postings.c.invoice_id.is_(None))
+                            .distinct()).scalars().all()
+    for case_id in case_ids:
+        claims = bind.execute(sa.select(invoices.c.id).where(invoices.c.case_id == case_id,
+                                                             invoices.c.document_type == "invoice")
+                              .order_by(invoices.c.due_date, invoices.c.id)).scalars().all()
+        owed = {claim: {"reminder_fees": 0, "principal": 0} for claim in claims}
+        for posting in bind.execute(sa.select(postings).where(postings.c.case_id == case_id)
+                                    .order_by(postings.c.id)).all():
+            if posting.kind in COMPONENT_OF and posting.invoice_id in owed:
+                owed[posting.invoice_id][COMPONENT_OF[posting.kind]] += posting.amount_minor
+            elif posting.kind == "direct_payment" and posting.invoice_id is None:
+                _book_on_claims(bind, posting, _spread(-posting.amount_minor, claims, owed))
 
 
-def _owed_by_claim(bind, case_ids: set) -> dict:
-    """case id -> [(claim id, {"principal": …, "reminder_fees": …})], oldest due date first."""
-    owed = defaultdict(list)
-    if not case_ids:
-        return owed
-    claims = bind.execute(sa.select(invoices.c.id, invoices.c.case_id)
-                          .where(invoices.c.case_id.in_(list(case_ids)), invoices.c.document_type == "invoice")
-                          .order_by(invoices.c.due_date, invoices.c.id)).all()
-    sums = defaultdict(int)
-    for claim_id, kind, amount in bind.execute(
-            sa.select(postings.c.invoice_id, postings.c.kind, sa.func.sum(postings.c.amount_minor))
-            .where(postings.c.invoice_id.in_([claim.id for claim in claims]))
-            .group_by(postings.c.invoice_id, postings.c.kind)):
-        sums[(claim_id, kind)] = int(amount)
-    for claim_id, case_id in claims:
-        owed[case_id].append((claim_id, {
-            "principal": sums[(claim_id, "principal")] + sums[(claim_id, "credit_note")],
-            "reminder_fees": sums[(claim_id, "creditor_fee")]}))
-    return owed
+def _spread(amount: int, claims: list, owed: dict) -> list[tuple]:
+    """Oldest due date first, a claim's reminder fees before its principal. What is left over (the old code
+    let a later credit note make a claim overpaid, never a payment exceed the case) stays on the newest
+    claim's principal: money is never dropped."""
+    parts = []
+    for claim in claims:
+        for component in ("reminder_fees", "principal"):
+            part = min(amount, max(owed[claim][component], 0))
+            if part:
+                parts.append((claim, component, part))
+                owed[claim][component] -= part
+                amount -= part
+    if amount and claims:
+        parts.append((claims[-1], "principal", amount))
+        owed[claims[-1]]["principal"] -= amount
+    return parts
+
+
+def _book_on_claims(bind, payment, parts: list[tuple]) -> None:
+    bind.execute(postings.delete().where(postings.c.id == payment.id))
+    bind.execute(postings.insert(), [
+        dict(case_id=payment.case_id, invoice_id=claim_id, kind="direct_payment", amount_minor=-part,
+             currency=payment.currency, booked_on=payment.booked_on, value_date=payment.value_date,
+             settles=component, file_id=payment.file_id, run_id=payment.run_id)
+        for claim_id, component, part in parts])
 
 
 def downgrade() -> None:

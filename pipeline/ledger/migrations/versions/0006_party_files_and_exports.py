@@ -76,13 +76,15 @@ def _create_exports() -> None:
 
 
 def _owe_the_receipts(bind) -> None:
-    """Each file taken so far owes its receipt under the name it was given (it may be delivered already: the
-    next delivery finds it in the outbox, or renders it again from the ledger)."""
+    """Each file taken so far owes its receipt under the name it was given, and counts as delivered: the code
+    before put it into the outbox before the file left the inbox (a file still there is taken again, and its
+    receipt put again if the outbox lacks it). What the receipt's bytes were is not known until it is
+    rendered again."""
     exports = sa.table("exports", *(sa.column(name) for name in (
-        "kind", "natural_key", "party", "folder", "file_name", "file_id", "as_of", "run_id")))
+        "kind", "natural_key", "party", "folder", "file_name", "file_id", "as_of", "run_id", "delivered_at")))
     rows = [dict(kind="receipt", natural_key=str(file_id), party="creditors", folder=f"creditors/{creditor}/outbox",
                  file_name=f"receipt_{name}_{received_at:%Y%m%dT%H%M%SZ}.csv", file_id=file_id, as_of=as_of,
-                 run_id=run_id)
+                 run_id=run_id, delivered_at=received_at)
             for file_id, creditor, name, received_at, as_of, run_id in bind.execute(
                 sa.select(files.c.id, files.c.party_id, files.c.file_name, files.c.received_at, files.c.as_of,
                           files.c.run_id).order_by(files.c.id))]
