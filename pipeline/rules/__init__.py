@@ -1,11 +1,13 @@
 """Rules of law and commerce as versioned data tables (`tables/*.csv`, each row with its source).
 
-A claim is judged by the version in force on its own date: the row with the
-latest ``valid_from`` on or before that date; a claim older than every version
-is judged by the oldest one.
+A claim is judged by the version in force on its own date: the row with the latest ``valid_from`` on or
+before that date. `version_in_force` finds it or raises `NoRuleInForce`, naming the table, the keys and
+the date: a value is never carried forward or backward silently. (`in_force`, the admission checks'
+vectorised lookup, still judges a claim older than every version by the oldest one.)
 """
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -41,3 +43,20 @@ def in_force(table: pd.DataFrame, rows: pd.DataFrame, keys: dict[str, str], on: 
         position = np.searchsorted(versions["valid_from"].to_numpy(), dates, side="right") - 1
         result.loc[mask] = versions.iloc[position.clip(0)].to_numpy()
     return result
+
+
+class NoRuleInForce(LookupError):
+    """No row of a rule table applies to the keys on the date: the run stops and says which."""
+
+
+def version_in_force(table: pd.DataFrame, name: str, keys: dict[str, str], on: date) -> pd.Series:
+    """The row of ``table`` (called ``name`` in messages) whose columns equal ``keys`` and whose ``valid_from``
+    is the latest on or before ``on``."""
+    rows = table
+    for column, value in keys.items():
+        rows = rows[rows[column] == value]
+    rows = rows[rows["valid_from"] <= np.datetime64(on, "s")]
+    if rows.empty:
+        where = ", ".join(f"{column}={value}" for column, value in keys.items())
+        raise NoRuleInForce(f"{name}: no row for {where} in force on {on}")
+    return rows.loc[rows["valid_from"].idxmax()]
