@@ -1,9 +1,9 @@
 """Rules of law and commerce as versioned data tables (`tables/*.csv`, each row with its source).
 
 A claim is judged by the version in force on its own date: the row with the latest ``valid_from`` on or
-before that date. `version_in_force` finds it or raises `NoRuleInForce`, naming the table, the keys and
-the date: a value is never carried forward or backward silently. (`in_force`, the admission checks'
-vectorised lookup, still judges a claim older than every version by the oldest one.)
+before that date. `version_in_force` (one claim) and `in_force` (many, vectorised) find it or raise
+`NoRuleInForce`, naming the table, the keys and the date: a value is never carried forward or backward
+silently. `without_rule` tells which rows a table has no version for, so that a caller can answer them.
 """
 from __future__ import annotations
 
@@ -25,24 +25,40 @@ def load_table(name: str) -> pd.DataFrame:
     return table
 
 
-def in_force(table: pd.DataFrame, rows: pd.DataFrame, keys: dict[str, str], on: str) -> pd.DataFrame:
-    """For each of ``rows``, the table row in force on ``rows[on]`` whose key columns equal the row's.
+def in_force(table: pd.DataFrame, name: str, rows: pd.DataFrame, keys: dict[str, str], on: str) -> pd.DataFrame:
+    """For each of ``rows``, the row of ``table`` (called ``name``) in force on ``rows[on]`` whose key columns
+    equal the row's (``keys`` maps a table column to the row column it must equal).
 
-    ``keys`` maps a table column to the row column it must equal. Rows with no
-    matching key get empty values (NaN).
-    """
+    A row without one raises `NoRuleInForce`; a caller that may meet such rows finds them first with
+    `without_rule`."""
     result = pd.DataFrame(index=rows.index, columns=table.columns, dtype=object)
+    found = np.zeros(len(rows), dtype=bool)
     for key, versions in table.groupby(list(keys)):
         versions = versions.sort_values("valid_from")
         mask = np.ones(len(rows), dtype=bool)
         for row_column, value in zip(keys.values(), key):
             mask &= (rows[row_column] == value).to_numpy()
-        if not mask.any():
-            continue
         dates = rows.loc[mask, on].to_numpy(dtype="datetime64[s]")
         position = np.searchsorted(versions["valid_from"].to_numpy(), dates, side="right") - 1
-        result.loc[mask] = versions.iloc[position.clip(0)].to_numpy()
+        mask[mask] = position >= 0
+        result.loc[mask] = versions.iloc[position[position >= 0]].to_numpy()
+        found |= mask
+    if not found.all():
+        first = rows.iloc[int(np.argmin(found))]
+        where = ", ".join(f"{column}={first[row_column]}" for column, row_column in keys.items())
+        raise NoRuleInForce(f"{name}: no row for {where} in force on {str(first[on])[:10]}")
     return result
+
+
+def without_rule(table: pd.DataFrame, rows: pd.DataFrame, keys: dict[str, str], on: str) -> tuple[pd.Series, pd.Series]:
+    """Which of ``rows`` no version of ``table`` applies to: (no version for their keys at all, dated before
+    the first version for their keys); the second as that first date, NaT where there is one."""
+    first = table.groupby(list(keys))["valid_from"].min()
+    keyed = pd.MultiIndex.from_arrays([rows[column] for column in keys.values()])
+    earliest = pd.Series(first.reindex(keyed).to_numpy(), index=rows.index)
+    unknown = earliest.isna()
+    early = ~unknown & (rows[on].astype("datetime64[s]") < earliest)
+    return unknown, earliest.where(early)
 
 
 class NoRuleInForce(LookupError):

@@ -16,7 +16,7 @@ from stdnum.exceptions import ValidationError
 from stdnum.se import orgnr, personnummer
 
 from pipeline.money import format_minor, to_minor
-from pipeline.rules import in_force, load_table
+from pipeline.rules import in_force, load_table, without_rule
 
 BY_DEBTOR = {"country": "debtor_country", "debtor_type": "debtor_type"}
 NATIONAL_ID_CHECKS = {"cpr": cpr, "cvr": cvr, "personnummer": personnummer, "orgnr": orgnr}
@@ -104,19 +104,44 @@ def _check_national_id(kinds: str | None, value: str) -> tuple[str, str | None]:
 
 
 def _time_bar(frame: pd.DataFrame, invoice: np.ndarray, as_of: date) -> None:
-    rules = in_force(load_table("time_bar"), frame, BY_DEBTOR, "due_date")
+    candidates = _judged_by(frame, invoice, "time_bar", "due_date")
+    if not candidates.any():
+        return
+    rows = frame.loc[candidates]
+    rules = in_force(load_table("time_bar"), "time_bar", rows, BY_DEBTOR, "due_date")
     years = pd.to_numeric(rules["years"]).to_numpy()
     interrupts = (rules["reminder_interrupts"] == "true").to_numpy()
-    start = frame["due_date"].to_numpy(dtype="datetime64[s]")
-    reminded = frame["last_reminder_date"].to_numpy(dtype="datetime64[s]")
+    start = rows["due_date"].to_numpy(dtype="datetime64[s]")
+    reminded = rows["last_reminder_date"].to_numpy(dtype="datetime64[s]")
     use_reminder = interrupts & ~np.isnat(reminded) & (reminded > start)
     start = np.where(use_reminder, reminded, start)
-    barred = np.zeros(len(frame), dtype=bool)
-    for span in np.unique(years[~np.isnan(years)]):
+    barred = np.zeros(len(rows), dtype=bool)
+    for span in np.unique(years):
         cutoff = np.datetime64(_years_before(as_of, int(span)), "s")
         barred |= (years == span) & (start <= cutoff)
-    _mark(frame, invoice & barred, "TIME_BARRED",
-          lambda r: f"the claim due {_iso(r.due_date)} is time-barred as of {as_of}")
+    marked = np.zeros(len(frame), dtype=bool)
+    marked[candidates] = barred
+    _mark(frame, marked, "TIME_BARRED", lambda r: f"the claim due {_iso(r.due_date)} is time-barred as of {as_of}")
+
+
+def _judged_by(frame: pd.DataFrame, mask: np.ndarray, table: str, on: str) -> np.ndarray:
+    """The rows of ``mask`` still open that ``table`` can judge. The others are answered here: no version of
+    the table for the debtor's country and type (a country configured as supported that we hold no rules
+    for) is UNSUPPORTED_COUNTRY; a date before the first version we hold is BAD_DATE."""
+    open_rows = np.asarray(mask, dtype=bool) & frame["outcome"].isna().to_numpy()
+    if not open_rows.any():
+        return open_rows
+    rows = frame.loc[open_rows]
+    unknown, earliest = without_rule(load_table(table), rows, BY_DEBTOR, on)
+    for rejected, code, message in (
+            (unknown, "UNSUPPORTED_COUNTRY", lambda r: f"we hold no {table} rule for {r.debtor_country} "
+                                                       f"{r.debtor_type} debtors"),
+            (earliest.notna(), "BAD_DATE", lambda r: f"{on} {_iso(getattr(r, on))} is before the first {table} rule "
+                                                     f"we hold for {r.debtor_country} {r.debtor_type} debtors")):
+        flagged = np.zeros(len(frame), dtype=bool)
+        flagged[open_rows] = rejected.to_numpy()
+        _mark(frame, flagged, code, message)
+    return open_rows & frame["outcome"].isna().to_numpy()
 
 
 def _years_before(day: date, years: int) -> date:
@@ -127,21 +152,28 @@ def _years_before(day: date, years: int) -> date:
 
 
 def _reminder_fees(frame: pd.DataFrame, invoice: np.ndarray) -> None:
-    rules = in_force(load_table("reminder_fee_limits"), frame, BY_DEBTOR, "invoice_date")
-    known = rules["currency"].notna().to_numpy() & (rules["currency"] == frame["currency"]).to_numpy()
+    """Fees the creditor charged must stay within the law's limit (only a claim that carries fees is judged)."""
+    charged = invoice & (frame["reminder_fees_minor"].to_numpy() > 0)
+    candidates = _judged_by(frame, charged, "reminder_fee_limits", "invoice_date")
+    if not candidates.any():
+        return
+    rows = frame.loc[candidates]
+    rules = in_force(load_table("reminder_fee_limits"), "reminder_fee_limits", rows, BY_DEBTOR, "invoice_date")
+    known = (rules["currency"] == rows["currency"]).to_numpy()
     if not known.any():
         return
-    per_fee = np.zeros(len(frame), dtype=np.int64)
-    pairs = list(zip(rules.loc[known, "max_fee_per_reminder"], frame.loc[known, "currency"]))
+    per_fee = np.zeros(len(rows), dtype=np.int64)
+    pairs = list(zip(rules.loc[known, "max_fee_per_reminder"], rows.loc[known, "currency"]))
     minor = {pair: to_minor(Decimal(pair[0]), pair[1]) for pair in set(pairs)}
     per_fee[known] = [minor[pair] for pair in pairs]
-    most = pd.to_numeric(rules["max_reminders"]).fillna(0).to_numpy(dtype=np.int64)
-    sent = frame["reminders_sent"].fillna(pd.Series(most, index=frame.index)).to_numpy(dtype=np.int64)
+    most = pd.to_numeric(rules["max_reminders"]).to_numpy(dtype=np.int64)
+    sent = rows["reminders_sent"].fillna(pd.Series(most, index=rows.index)).to_numpy(dtype=np.int64)
     # a per-reminder fee is allowed once for each reminder sent; a flat one (SE förseningsersättning) regardless
     per_reminder = (rules["per_reminder"] != "false").to_numpy()
     limit = per_fee * np.where(per_reminder, np.minimum(sent, most), most)
-    over = invoice & known & (frame["reminder_fees_minor"].to_numpy() > limit)
-    frame.loc[over, "fee_limit_minor"] = limit[over]
+    over = np.zeros(len(frame), dtype=bool)
+    over[candidates] = known & (rows["reminder_fees_minor"].to_numpy() > limit)
+    frame.loc[over, "fee_limit_minor"] = limit[over[candidates]]
     _mark(frame, over, "FEE_ABOVE_LEGAL_MAX",
           lambda r: f"reminder_fees {format_minor(r.reminder_fees_minor, r.currency)} {r.currency} exceed the "
                     f"legal maximum {format_minor(int(r.fee_limit_minor), r.currency)} {r.currency}")
