@@ -104,24 +104,36 @@ def _check_national_id(kinds: str | None, value: str) -> tuple[str, str | None]:
 
 
 def _time_bar(frame: pd.DataFrame, invoice: np.ndarray, as_of: date) -> None:
-    candidates = _judged_by(frame, invoice, "time_bar", "due_date")
+    """The time bar at intake, as `pipeline.rules.time_bar` computes it: from the due date (DK) or the invoice
+    date (SE), renewed by the creditor's last reminder where the rule counts letters."""
+    candidates = _judged_by(frame, invoice, "time_bar", "invoice_date")
     if not candidates.any():
         return
     rows = frame.loc[candidates]
-    rules = in_force(load_table("time_bar"), "time_bar", rows, BY_DEBTOR, "due_date")
-    years = pd.to_numeric(rules["years"]).to_numpy()
-    interrupts = (rules["reminder_interrupts"] == "true").to_numpy()
-    start = rows["due_date"].to_numpy(dtype="datetime64[s]")
+    rules = in_force(load_table("time_bar"), "time_bar", rows, BY_DEBTOR, "invoice_date")
+    from_due = (rules["runs_from"] == "due_date").to_numpy()
+    start = np.where(from_due, rows["due_date"].to_numpy(dtype="datetime64[s]"),
+                     rows["invoice_date"].to_numpy(dtype="datetime64[s]"))
     reminded = rows["last_reminder_date"].to_numpy(dtype="datetime64[s]")
-    use_reminder = interrupts & ~np.isnat(reminded) & (reminded > start)
-    start = np.where(use_reminder, reminded, start)
-    barred = np.zeros(len(rows), dtype=bool)
-    for span in np.unique(years):
-        cutoff = np.datetime64(_years_before(as_of, int(span)), "s")
-        barred |= (years == span) & (start <= cutoff)
-    marked = np.zeros(len(frame), dtype=bool)
-    marked[candidates] = barred
-    _mark(frame, marked, "TIME_BARRED", lambda r: f"the claim due {_iso(r.due_date)} is time-barred as of {as_of}")
+    counts_letters = rules["renewed_by"].str.split().apply(lambda kinds: "letter" in kinds).to_numpy(dtype=bool)
+    renewed = counts_letters & ~np.isnat(reminded) & (reminded > start)
+    start = np.where(renewed, reminded, start)
+    years = pd.to_numeric(rules["years"]).to_numpy()
+    barred_on = np.empty(len(rows), dtype="datetime64[s]")
+    for span in np.unique(years):  # 29 February + n years is 28 February, as `time_bar.add_years` has it
+        barred_on[years == span] = (pd.DatetimeIndex(start[years == span]) + pd.DateOffset(years=int(span))
+                                    ).to_numpy(dtype="datetime64[s]")
+    barred = np.zeros(len(frame), dtype=bool)
+    barred[candidates] = barred_on <= np.datetime64(as_of, "s")
+    since = np.full(len(frame), "", dtype=object)
+    since[candidates] = np.where(renewed, "the creditor's reminder of", np.where(from_due, "its due date",
+                                                                                 "its invoice date"))
+    frame["time_bar_start"] = since
+    frame.loc[candidates, "time_bar_years"] = rules["years"].to_numpy()
+    frame.loc[candidates, "time_bar_from"] = pd.Series(start, index=rows.index)
+    _mark(frame, barred, "TIME_BARRED",
+          lambda r: f"the claim is time-barred as of {as_of}: {r.time_bar_years} years from {r.time_bar_start} "
+                    f"{_iso(r.time_bar_from)}")
 
 
 def _judged_by(frame: pd.DataFrame, mask: np.ndarray, table: str, on: str) -> np.ndarray:
@@ -142,13 +154,6 @@ def _judged_by(frame: pd.DataFrame, mask: np.ndarray, table: str, on: str) -> np
         flagged[open_rows] = rejected.to_numpy()
         _mark(frame, flagged, code, message)
     return open_rows & frame["outcome"].isna().to_numpy()
-
-
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
 
 
 def _reminder_fees(frame: pd.DataFrame, invoice: np.ndarray) -> None:

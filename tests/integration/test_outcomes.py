@@ -447,10 +447,11 @@ def test_time_barred_denmark_three_years_from_the_due_date(settings):
     assert (counts.rows, counts.rows_taken) == (4, 1)
     lines = receipt(settings, "acme", "outcome_time_barred_dk.csv")
     assert outcomes(lines) == [
-        (2, "TB-1", "TIME_BARRED", "the claim due 2023-11-26 is time-barred as of 2026-11-26"),
+        (2, "TB-1", "TIME_BARRED", "the claim is time-barred as of 2026-11-26: 3 years from its due date 2023-11-26"),
         (3, "TB-2", "ACCEPTED", ""),                                                     # due 2023-11-27
-        (4, "TB-3", "TIME_BARRED", "the claim due 2023-11-26 is time-barred as of 2026-11-26"),  # a reminder
-        (5, "TB-4", "TIME_BARRED", "the claim due 2019-01-31 is time-barred as of 2026-11-26"),  # does not interrupt
+        (4, "TB-3", "TIME_BARRED",   # a reminder does not interrupt in Denmark
+         "the claim is time-barred as of 2026-11-26: 3 years from its due date 2023-11-26"),
+        (5, "TB-4", "TIME_BARRED", "the claim is time-barred as of 2026-11-26: 3 years from its due date 2019-01-31"),
     ]
     assert summary(lines) == "4 rows: 1 taken for collection, 3 not taken (ACCEPTED 1, TIME_BARRED 3)"
     assert_cases_only_on_taken_rows(lines)
@@ -462,13 +463,16 @@ def test_time_barred_sweden_consumer_three_years_business_ten_a_reminder_interru
     counts = ingest(settings, "svea", "outcome_time_barred_se.csv")
     assert (counts.rows, counts.rows_taken, counts.cases_opened) == (7, 4, 2)
     lines = receipt(settings, "svea", "outcome_time_barred_se.csv")
-    assert outcomes(lines) == [
-        (2, "ST-1", "TIME_BARRED", "the claim due 2023-11-26 is time-barred as of 2026-11-26"),
-        (3, "ST-2", "ACCEPTED", ""),                     # due 2023-11-27
-        (4, "ST-3", "ACCEPTED", ""),                     # due 2023-06-01, reminded 2023-11-27: a new period
-        (5, "ST-4", "TIME_BARRED", "the claim due 2023-06-01 is time-barred as of 2026-11-26"),  # reminded 2023-11-26
+    assert outcomes(lines) == [   # Sweden counts from the invoice date (the claim's creation)
+        (2, "ST-1", "TIME_BARRED", "the claim is time-barred as of 2026-11-26: 3 years from its invoice date "
+                                   "2023-11-26"),
+        (3, "ST-2", "ACCEPTED", ""),                     # invoiced 2023-11-27
+        (4, "ST-3", "ACCEPTED", ""),                     # invoiced 2023-05-01, reminded 2023-11-27: a new period
+        (5, "ST-4", "TIME_BARRED", "the claim is time-barred as of 2026-11-26: 3 years from the creditor's "
+                                   "reminder of 2023-11-26"),
         (6, "ST-5", "ACCEPTED", ""),                     # business: 10 years
-        (7, "ST-6", "TIME_BARRED", "the claim due 2016-11-26 is time-barred as of 2026-11-26"),
+        (7, "ST-6", "TIME_BARRED", "the claim is time-barred as of 2026-11-26: 10 years from its invoice date "
+                                   "2016-11-26"),
         (8, "ST-7", "ACCEPTED", ""),
     ]
     assert_cases_only_on_taken_rows(lines, kind="OCR")

@@ -87,7 +87,7 @@ def test_a_claim_older_than_every_rule_we_hold_is_answered_not_judged_by_a_later
     rows = ("OLD,1905-01-01,1905-02-01,2000.00,D1,consumer,N,A,1165,C,DK,,\n"
             "Y2005,2005-01-01,2005-02-01,2000.00,D2,consumer,N,A,1165,C,DK,,\n")
     found = judged_rows(tmp_path, rows, date(2009, 1, 1))
-    assert found["OLD"] == ("BAD_DATE", "due_date 1905-02-01 is before the first time_bar rule we hold for DK "
+    assert found["OLD"] == ("BAD_DATE", "invoice_date 1905-01-01 is before the first time_bar rule we hold for DK "
                                         "consumer debtors")
     assert found["Y2005"][0] is None                                      # 3 years would have barred it
     assert judged_rows(tmp_path, rows, date(2010, 2, 1))["Y2005"][0] == "TIME_BARRED"
