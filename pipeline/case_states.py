@@ -13,7 +13,8 @@ Rules (formats.md §1.3, §3.1; mission.md):
   no undisputed claim is left (or DISPUTE names the case), the case becomes DISPUTED. RESUME lifts the
   dispute of the claim (or, naming the case, of all its claims); a DISPUTED case returns to the state before
   the dispute (kept in ``cases.status_before_dispute``), another keeps its state (RESUME_CLAIM).
-- HANDED_OVER, WITHDRAWN, PAID and CLOSED are closed (``closed_on`` set). Nothing leaves a closed case,
+- HANDED_OVER, WITHDRAWN, PAID, CLOSED and TIME_BARRED are closed (``closed_on`` set); the lifecycle closes
+  a case as PAID when nothing is left to pay, as TIME_BARRED when every unpaid claim is past its time bar. Nothing leaves a closed case,
   except WITHDRAW from HANDED_OVER, which records the fee plan's ``court_withdrawal_fee``.
 - WITHDRAW before the handoff records the fee plan's ``withdrawal_fee`` (charged to the creditor).
 - PAID_DIRECTLY records the creditor's direct payment; the state stays, and becomes PAID (closed) when the
@@ -30,6 +31,7 @@ HANDED_OVER = "HANDED_OVER"
 WITHDRAWN = "WITHDRAWN"
 PAID = "PAID"
 CLOSED = "CLOSED"
+TIME_BARRED = "TIME_BARRED"
 
 APPROVE_COURT = "APPROVE_COURT"
 WITHDRAW = "WITHDRAW"
@@ -52,6 +54,7 @@ STATES = {
     WITHDRAWN: (True, "withdrawn by the creditor"),
     PAID: (True, "paid in full"),
     CLOSED: (True, "closed: every claim credited"),
+    TIME_BARRED: (True, "time-barred: every unpaid claim is past its time bar"),
 }
 
 

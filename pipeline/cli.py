@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from pipeline import logs, runs
 from pipeline.config import ConfigError, Settings, UnknownParty
 from pipeline.exports import ExportChanged
+from pipeline.rules import RuleMissing
 from pipeline.transport import TransportError
 
 
@@ -74,6 +75,22 @@ def _show_file(creditor_id: str, taken) -> None:
               file=sys.stderr)
 
 
+def _lifecycle(settings: Settings, args) -> int:
+    from pipeline.stages import lifecycle
+
+    result = lifecycle.run(settings, args.as_of, runs.command_run_id("lifecycle"), args.creditor)
+    if result["days_run_before"] == result["creditors"]:
+        print(f"{args.as_of} ran before for every creditor: nothing changed")
+        return 0
+    print(f"{result['claims']} claims: {result['letters']} letters, {result['charges']} charges, "
+          f"{result['interest_postings']} interest postings, {result['ready_for_court']} ready for court, "
+          f"{result['time_bar_near']} near their time bar, {result['time_barred']} time-barred; "
+          f"{result['cases_closed']} cases closed")
+    for name in result.get("letter_files", []):
+        print(f"  letters {name}")
+    return 0
+
+
 def _case(settings: Settings, args) -> int:
     from pipeline.case_view import case_view, format_case
     from pipeline.ledger import open_ledger
@@ -116,6 +133,9 @@ COMMANDS = (
         argument("--creditor", metavar="ID", help="only this creditor's inbox"),
         argument("--settle-seconds", type=int, metavar="N",
                  help="take files unchanged for N seconds (default: [ingest] settle_seconds, 30)"),
+    ), stage=True),
+    Command("lifecycle", "one daily pass over open cases: interest, fees, letters, deadlines, time bar", _lifecycle, (
+        argument("--creditor", metavar="ID", help="only this creditor's cases (the day's letters wait for the rest)"),
     ), stage=True),
     Command("case", "one case as operations sees it (formats.md §4)", _case, (
         argument("number", metavar="NUMBER", help="the case number, e.g. 10000001"),
@@ -162,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownParty as exc:
         print(f"inkasso {args.command}: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, NotFound, OSError, TransportError, ExportChanged) as exc:
+    except (ConfigError, NotFound, OSError, TransportError, ExportChanged, RuleMissing, runs.StageRefused) as exc:
         print(f"inkasso {args.command}: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:

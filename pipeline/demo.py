@@ -1,4 +1,5 @@
-"""`inkasso demo`: a demo home with four creditors and their files, ingested by the real Airflow DAG.
+"""`inkasso demo`: a demo home with four creditors and their files, ingested by the real Airflow DAG, then
+the day's lifecycle (letters, fees, status files) by its DAG.
 
 The files are written relative to the business date, so the outcomes are the same
 whichever day the demo runs: a Danish creditor exporting `;`-separated Windows-1252
@@ -20,6 +21,7 @@ from pipeline import registry_text
 from pipeline.config import Settings
 from pipeline.exporters.receipt import SUMMARY, TAKEN
 from pipeline.home import Home
+from pipeline.runs import today
 
 MARKER = ".inkasso-demo"
 RECEIPT_NAME = re.compile(r"^receipt_(?P<file>.+)_\d{8}T\d{6}Z\.csv$")
@@ -168,11 +170,24 @@ def prepare_demo_home(root: Path, as_of: date) -> Settings:
     home.create_party_folders(settings.load_registry())
     for creditor, (name, make) in DEMO_FILES.items():
         (root / "creditors" / creditor / "inbox" / name).write_bytes(make(as_of))
+    (root / "rates.csv").write_text(demo_rates(as_of), encoding="utf-8")
     instructions = root / "creditors" / "nordlys" / "inbox" / "instructions_nordlys.csv"
     instructions.write_bytes(nordlys_instructions(as_of))
     later = instructions.stat().st_mtime + 1  # taken after the invoices it refers to
     os.utime(instructions, (later, later))
     return settings
+
+
+def demo_rates(as_of: date) -> str:
+    """Reference rates for the half-years from 2026-07-01 to ``as_of``, which rules.md leaves unconfirmed: the
+    demo supplies its own, and says so in their source (a deployment's operations put the real ones here)."""
+    rows = ["country,valid_from,rate_pct,source"]
+    half = date(2026, 7, 1)
+    while half <= as_of:
+        rows += [f"DK,{half},1.60,demo rate (not a confirmed udlånsrente)",
+                 f"SE,{half},1.75,demo rate (not a confirmed referensränta)"]
+        half = date(half.year, 7, 1) if half.month == 1 else date(half.year + 1, 1, 1)
+    return "\n".join(rows) + "\n"
 
 
 def _clear(root: Path) -> None:
@@ -192,9 +207,10 @@ def receipt_summary(settings: Settings) -> list[tuple[str, Path, Counter]]:
 
 
 def run_demo(settings: Settings, as_of: date | None = None) -> int:
+    """Build the demo home, run the ingest DAG and then the day's lifecycle DAG, and print what they did."""
     from pipeline.airflow_runner import run_dag
 
-    as_of = as_of or date.today()
+    as_of = as_of or today()
     demo = prepare_demo_home(settings.home, as_of)
     if os.environ.get("INKASSO_DATABASE_URL"):
         print("demo: INKASSO_DATABASE_URL is ignored; the demo keeps its own SQLite ledger")
@@ -209,6 +225,10 @@ def run_demo(settings: Settings, as_of: date | None = None) -> int:
         print(f"\n{creditor}/{RECEIPT_NAME.match(path.name)['file']}: "
               f"{sum(outcomes.values())} rows, {taken} taken, "
               f"{sum(outcomes.values()) - taken} not taken ({detail})\n  receipt: {path}")
+    print("\nrunning the case_lifecycle DAG (the day's pass over the open cases) ...")
+    day_run = run_dag("case_lifecycle", demo, {"as_of": as_of.isoformat()})
+    print(f"DAG run {day_run.run_id} finished: {day_run.state}")
+    _show_the_day(demo, as_of)
     from pipeline.ledger import open_ledger
     from pipeline.stats import format_stats, ledger_stats
 
@@ -216,4 +236,18 @@ def run_demo(settings: Settings, as_of: date | None = None) -> int:
     with engine.connect() as conn:
         print("\nledger:\n" + format_stats(ledger_stats(conn)))
     engine.dispose()
-    return 0 if state == "success" else 1
+    return 0 if state == "success" and str(day_run.state) == "success" else 1
+
+
+def _show_the_day(demo: Settings, as_of: date) -> None:
+    letters = demo.home / "letters" / "outbox" / f"letters_{as_of.isoformat()}.csv"
+    if letters.exists():
+        with letters.open(newline="", encoding="utf-8") as fh:
+            kinds = Counter(row["letter_type"] for row in csv.DictReader(fh))
+        print(f"\nletters of the day: {sum(kinds.values())} "
+              f"({', '.join(f'{kind} {n}' for kind, n in sorted(kinds.items()))})\n  {letters}\n"
+              f"  {letters.with_suffix('.pdf')}  (typeset, one letter a page)")
+    for status in sorted(demo.home.glob(f"creditors/*/outbox/status_{as_of.isoformat()}.csv")):
+        with status.open(newline="", encoding="utf-8") as fh:
+            changed = len(list(csv.DictReader(fh)))
+        print(f"{status.parent.parent.name}: {changed} cases changed\n  {status}")

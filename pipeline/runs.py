@@ -11,6 +11,10 @@ from zoneinfo import ZoneInfo
 
 BUSINESS_ZONE = ZoneInfo("Europe/Copenhagen")
 
+
+class StageRefused(Exception):
+    """A stage will not run as asked (a day out of order, say): the command line says why in one line."""
+
 # Airflow's default_args for every task: transient faults (a dropped SFTP line, a busy database) retried
 # with exponential back-off; the stages themselves are exactly once, so a retry is always safe
 RETRY_POLICY = {"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": 2.0,

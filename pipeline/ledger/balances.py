@@ -16,7 +16,7 @@ from datetime import date
 
 from sqlalchemy import Connection, func, select
 
-from pipeline.ledger.postings import Component, is_debtors, kind
+from pipeline.ledger.postings import KINDS, Component, is_debtors, is_payment, kind
 from pipeline.ledger.schema import cases, postings
 
 CHUNK = 5000
@@ -78,3 +78,39 @@ def open_balances(conn: Connection) -> dict[str, int]:
     for currency, kind_name, settles, amount in conn.execute(query):
         totals.setdefault(currency, Balance()).add(kind_name, settles, int(amount))
     return {currency: balance.total for currency, balance in sorted(totals.items())}
+
+
+@dataclass
+class Movements:
+    """How a claim's principal moved over time, and when it was paid: what interest and the time bar need."""
+
+    principal: list[tuple[date, int]] = field(default_factory=list)   # (from this day, outstanding principal)
+    payments: list[date] = field(default_factory=list)                # value dates of payments on the claim
+
+
+def claim_movements(conn: Connection, claim_ids: Sequence[int]) -> dict[int, Movements]:
+    """Per claim: its outstanding principal as steps by value date (principal, credit notes, payments that
+    settled principal), and the value dates of its payments."""
+    ids = [int(i) for i in claim_ids]
+    found = {i: Movements() for i in ids}
+    moving = [name for name, posting_kind in KINDS.items()
+              if posting_kind.component is Component.PRINCIPAL or is_payment(posting_kind)]
+    for start in range(0, len(ids), CHUNK):
+        query = (select(postings.c.invoice_id, postings.c.value_date, postings.c.kind, postings.c.settles,
+                        func.sum(postings.c.amount_minor))
+                 .where(postings.c.invoice_id.in_(ids[start:start + CHUNK]), postings.c.kind.in_(moving))
+                 .group_by(postings.c.invoice_id, postings.c.value_date, postings.c.kind, postings.c.settles)
+                 .order_by(postings.c.invoice_id, postings.c.value_date))
+        for claim_id, value_date, kind_name, settles, amount in conn.execute(query):
+            movements = found[claim_id]
+            if is_payment(kind(kind_name)):
+                if not movements.payments or movements.payments[-1] != value_date:
+                    movements.payments.append(value_date)
+                if settles != Component.PRINCIPAL:
+                    continue
+            before = movements.principal[-1][1] if movements.principal else 0
+            if movements.principal and movements.principal[-1][0] == value_date:
+                movements.principal[-1] = (value_date, before + int(amount))
+            else:
+                movements.principal.append((value_date, before + int(amount)))
+    return found

@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.config import Registry
 from pipeline.ledger import postings as postings_vocabulary
-from pipeline.ledger.schema import (cases, creditors, debtors, exports, ingested_files, invoices, postings,
-                                    receipt_lines)
+from pipeline.ledger.schema import (case_events, cases, claim_steps, creditors, debtors, exports, ingested_files,
+                                    invoices, letters, lifecycle_runs, postings, receipt_lines)
 
 CHUNK = 5000
 STREAM_ROWS = 2_000  # rows fetched at a time when a query is streamed
@@ -299,6 +299,11 @@ def lock_export(conn: Connection, kind: str, natural_key: str):
                         .with_for_update()).first()
 
 
+def export_owed(conn: Connection, kind: str, natural_key: str):
+    """The export's record, or None when it is not owed."""
+    return conn.execute(select(exports).where(exports.c.kind == kind, exports.c.natural_key == natural_key)).first()
+
+
 def undelivered_exports(conn: Connection, kind: str, folder: str) -> list[str]:
     return list(conn.execute(select(exports.c.natural_key).where(
         exports.c.kind == kind, exports.c.folder == folder, exports.c.delivered_at.is_(None))
@@ -314,3 +319,85 @@ def insert_export(conn: Connection, **values) -> None:
 def mark_delivered(conn: Connection, export_id: int, sha256: str, size_bytes: int, delivered_at) -> None:
     conn.execute(update(exports).where(exports.c.id == export_id).values(
         sha256=sha256, size_bytes=size_bytes, delivered_at=delivered_at))
+
+
+def last_lifecycle_day(conn: Connection, creditor_id: str) -> date | None:
+    return conn.execute(select(func.max(lifecycle_runs.c.as_of))
+                        .where(lifecycle_runs.c.creditor_id == creditor_id)).scalar()
+
+
+def record_lifecycle_day(conn: Connection, creditor_id: str, as_of: date, run_id: str) -> None:
+    conn.execute(lifecycle_runs.insert().values(creditor_id=creditor_id, as_of=as_of, run_id=run_id))
+
+
+def lifecycle_claims(conn: Connection, creditor_id: str) -> list:
+    """The claims (not credit notes) of the creditor's open cases, with what the lifecycle needs of their case,
+    debtor and the file that brought them (the day they were taken)."""
+    query = (select(invoices.c.id, invoices.c.invoice_number, invoices.c.case_id, invoices.c.invoice_date,
+                    invoices.c.due_date, invoices.c.disputed_since, invoices.c.time_barred_on,
+                    invoices.c.last_reminder_date, cases.c.case_number, cases.c.status, cases.c.country,
+                    cases.c.currency, cases.c.payment_reference, debtors.c.debtor_type,
+                    debtors.c.name.label("debtor_name"), debtors.c.address_line1, debtors.c.address_line2,
+                    debtors.c.postcode, debtors.c.city, debtors.c.country.label("debtor_country"), debtors.c.email,
+                    ingested_files.c.as_of.label("taken_on"))
+             .join(cases, cases.c.id == invoices.c.case_id).join(debtors, debtors.c.id == cases.c.debtor_id)
+             .join(ingested_files, ingested_files.c.id == invoices.c.file_id)
+             .where(cases.c.creditor_id == creditor_id, cases.c.closed_on.is_(None),
+                    invoices.c.document_type == "invoice")
+             .order_by(invoices.c.case_id, invoices.c.due_date, invoices.c.id))
+    return conn.execute(query).all()
+
+
+def claim_history(conn: Connection, claim_ids: Sequence[int]) -> list:
+    """The steps the claims took, in the order they took them."""
+    rows = []
+    for chunk in _chunks(list(claim_ids)):
+        rows += conn.execute(select(claim_steps).where(claim_steps.c.invoice_id.in_(chunk))
+                             .order_by(claim_steps.c.invoice_id, claim_steps.c.taken_on)).all()
+    return rows
+
+
+def claims_with_event(conn: Connection, claim_ids: Sequence[int], kind: str) -> set[int]:
+    found: set[int] = set()
+    for chunk in _chunks(list(claim_ids)):
+        found.update(conn.execute(select(case_events.c.invoice_id).where(
+            case_events.c.invoice_id.in_(chunk), case_events.c.kind == kind)).scalars())
+    return found
+
+
+def letter_counts(conn: Connection, case_ids: Sequence[int]) -> dict[int, int]:
+    """How many letters each case has had."""
+    found: dict[int, int] = {}
+    for chunk in _chunks(list(case_ids)):
+        found.update(conn.execute(select(letters.c.case_id, func.max(letters.c.sequence))
+                                  .where(letters.c.case_id.in_(chunk)).group_by(letters.c.case_id)).all())
+    return found
+
+
+def insert_letter(conn: Connection, **values) -> int:
+    return conn.execute(letters.insert().values(**values).returning(letters.c.id)).scalar_one()
+
+
+def set_letter_amounts(conn: Connection, letter_id: int, **amounts) -> None:
+    conn.execute(update(letters).where(letters.c.id == letter_id).values(**amounts))
+
+
+def set_time_barred(conn: Connection, claim_id: int, on: date) -> None:
+    conn.execute(update(invoices).where(invoices.c.id == claim_id).values(time_barred_on=on))
+
+
+def letters_of_day(conn: Connection, day: date) -> Iterator[tuple]:
+    """Every letter sent on ``day``, with its case number, in case number and sequence order, streamed."""
+    query = (select(letters, cases.c.case_number).join(cases, cases.c.id == letters.c.case_id)
+             .where(letters.c.sent_on == day).order_by(cases.c.case_number, letters.c.sequence))
+    for batch in conn.execute(query.execution_options(yield_per=STREAM_ROWS)).partitions():
+        yield from batch
+
+
+def day_events(conn: Connection, creditor_id: str, day: date, kinds: Sequence[str]) -> list[tuple]:
+    """(case number, kind, detail) of the creditor's case events of ``kinds`` on ``day``, in the order written."""
+    return conn.execute(select(cases.c.case_number, case_events.c.kind, case_events.c.detail)
+                        .join(cases, cases.c.id == case_events.c.case_id)
+                        .where(cases.c.creditor_id == creditor_id, case_events.c.on_date == day,
+                               case_events.c.kind.in_(list(kinds)))
+                        .order_by(case_events.c.id)).all()

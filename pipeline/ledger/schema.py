@@ -123,6 +123,7 @@ invoices = Table(
     Column("file_id", ForeignKey("ingested_files.id"), nullable=False),
     Column("line", Integer, nullable=False),
     Column("disputed_since", Date),                       # set while the creditor disputes this claim
+    Column("time_barred_on", Date),                       # the claim's time bar date, once the lifecycle found it past
     UniqueConstraint("creditor_id", "document_type", "invoice_number"),
     Index("ix_invoices_case_id", "case_id"),
 )
@@ -138,10 +139,67 @@ postings = Table(
     Column("booked_on", Date, nullable=False),            # the run's business date
     Column("value_date", Date, nullable=False),           # the day the money event took effect
     Column("settles", String(20)),                        # a payment's: the component it pays down
+    Column("letter_id", ForeignKey("letters.id")),        # a charge's: the letter whose step charged it
     Column("file_id", ForeignKey("ingested_files.id")),
     Column("run_id", Text, nullable=False),
     Index("ix_postings_case_id", "case_id"),
     Index("ix_postings_invoice_id", "invoice_id"),
+)
+
+letters = Table(
+    "letters", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("sequence", Integer, nullable=False),          # the case's n-th letter: letter_id is case number and n
+    Column("letter_type", String(20), nullable=False),    # INKASSOVARSEL, INKASSOKRAV, RYKKER, PAMINNELSE
+    Column("language", String(2), nullable=False),        # da, sv
+    Column("sent_on", Date, nullable=False),
+    Column("deadline", Date, nullable=False),
+    Column("interest_rate_pct", String(12), nullable=False),  # the yearly rate in force on sent_on
+    Column("currency", String(3), nullable=False),
+    # what the letter says, as it was on sent_on, kept so that it renders to the same bytes forever: the
+    # addressee, the creditor, the claims, how to pay, and what the ledger held for the letter's claims
+    Column("debtor_name", Text, nullable=False),
+    Column("debtor_address_line1", Text, nullable=False),
+    Column("debtor_address_line2", Text),
+    Column("debtor_postcode", String(16), nullable=False),
+    Column("debtor_city", Text, nullable=False),
+    Column("debtor_country", String(2), nullable=False),
+    Column("debtor_email", Text),
+    Column("creditor_name", Text, nullable=False),
+    Column("claims", Text, nullable=False),               # the invoice numbers, |-separated
+    Column("payment_reference", String(35), nullable=False),
+    Column("pay_to_iban", String(34), nullable=False),
+    Column("sender", Text, nullable=False),               # the agency: name, address, VAT id, one a line
+    Column("posted_from", String(2), nullable=False),     # the agency's country: abroad, the address names the country
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("interest_minor", BigInteger, nullable=False),
+    Column("reminder_fees_minor", BigInteger, nullable=False),
+    Column("collection_fees_minor", BigInteger, nullable=False),
+    Column("compensation_minor", BigInteger, nullable=False),
+    Column("payments_minor", BigInteger, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("run_id", Text, nullable=False),
+    UniqueConstraint("case_id", "sequence"),
+    Index("ix_letters_sent_on", "sent_on"),
+)
+
+claim_steps = Table(
+    "claim_steps", metadata,
+    Column("invoice_id", ForeignKey("invoices.id"), primary_key=True),
+    Column("step", String(20), primary_key=True),         # pipeline/rules/tables/process_steps.csv
+    Column("repeat", Integer, primary_key=True),          # 1, 2, … for a step taken more than once
+    Column("taken_on", Date, nullable=False),
+    Column("letter_id", ForeignKey("letters.id")),        # the letter that took it (none: ready_for_court)
+    Column("deadline", Date),
+    Column("run_id", Text, nullable=False),
+)
+
+lifecycle_runs = Table(
+    "lifecycle_runs", metadata,
+    Column("creditor_id", ForeignKey("creditors.id"), primary_key=True),
+    Column("as_of", Date, primary_key=True),              # a day runs once per creditor; days run forward
+    Column("run_id", Text, nullable=False),
 )
 
 case_events = Table(

@@ -61,7 +61,11 @@ def without_rule(table: pd.DataFrame, rows: pd.DataFrame, keys: dict[str, str], 
     return unknown, earliest.where(early)
 
 
-class NoRuleInForce(LookupError):
+class RuleMissing(LookupError):
+    """A rule the run needs is not in the tables: the run stops and says which."""
+
+
+class NoRuleInForce(RuleMissing):
     """No row of a rule table applies to the keys on the date: the run stops and says which."""
 
 

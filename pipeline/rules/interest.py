@@ -31,17 +31,17 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
 
-from pipeline.rules import TABLES, NoRuleInForce, load_table, version_in_force
+from pipeline.rules import TABLES, NoRuleInForce, RuleMissing, load_table, version_in_force
 
 DAYS_IN_YEAR = 365
 RATE_COLUMNS = ("country", "valid_from", "rate_pct", "source")
 
 
-class MissingRate(LookupError):
+class MissingRate(RuleMissing):
     """A half-year in which interest must be computed has no reference rate."""
 
 
-class BadRates(ValueError):
+class BadRates(RuleMissing):
     """``rates.csv`` in the home folder cannot be read as reference rates."""
 
 

@@ -41,5 +41,18 @@ def test_demo_runs_the_dag_and_its_summary_matches_the_receipts(tmp_path):
     assert printed["fjordvvs/oioubl_FV-20417.xml"] == "1 rows, 1 taken, 0 not taken (ACCEPTED 1)"  # OIOUBL
     assert printed["nordlys/instructions_nordlys.csv"] == "3 rows, 2 taken, 1 not taken (APPLIED 2, UNKNOWN_CASE 1)"
     assert "cases         7" in result.stdout and "COURT_APPROVED  1" in result.stdout
-    assert "open balance  42280.75 DKK" in result.stdout  # 43280.75 less the 1000.00 paid directly
+
+    # the day's lifecycle: a first letter to each of the seven cases, a status file for each creditor
+    assert result.stdout.count("finished: success") == 2
+    assert "letters of the day: 7 (INKASSOKRAV 3, INKASSOVARSEL 4)" in result.stdout
+    [letters] = (home / "letters" / "outbox").glob("letters_*.csv")
+    assert [len(read_receipt(p)) for p in sorted(home.glob("creditors/*/outbox/status_*.csv"))] == [1, 1, 2, 3]
+    owed = {}
+    for line in read_receipt(letters):
+        owed[line["currency"]] = owed.get(line["currency"], 0) + int(line["total"].replace(".", ""))
+    # every open case had a letter today, so their totals are the open balance: 43280.75 DKK less the 1000.00
+    # paid directly, plus interest; 53659.00 SEK plus interest and two inkassokrav fees of 180.00
+    shown = {currency: int(whole + cents) for whole, cents, currency in
+             re.findall(r"^open balance  (\d+)\.(\d\d) (\w+)$", result.stdout, re.M)}
+    assert shown == owed and owed["DKK"] > 4228075 and owed["SEK"] > 5365900 + 36000
     assert not any(any((home / "creditors" / c / "inbox").iterdir()) for c in ("nordlys", "svea", "byggmax", "fjordvvs"))

@@ -41,7 +41,8 @@ def test_every_pair_is_allowed_or_refused_with_its_reason(state, instruction):
 
 
 def test_closed_states_and_the_existing_values():
-    assert {s for s in cs.STATES if cs.is_closed(s)} == {cs.HANDED_OVER, cs.WITHDRAWN, cs.PAID, cs.CLOSED}
+    assert {s for s in cs.STATES if cs.is_closed(s)} == {cs.HANDED_OVER, cs.WITHDRAWN, cs.PAID, cs.CLOSED,
+                                                         cs.TIME_BARRED}
     assert (cs.OPEN, cs.CLOSED) == ("OPEN", "CLOSED")
 
 

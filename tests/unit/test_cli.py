@@ -77,9 +77,9 @@ def test_an_unknown_creditor_is_a_usage_error_and_a_missing_case_a_failure(tmp_p
 def test_the_command_line_is_a_table_and_every_stage_takes_the_business_date():
     from pipeline.cli import COMMANDS, _parser
 
-    assert [c.name for c in COMMANDS] == ["init", "ingest", "case", "stats", "demo"]
+    assert [c.name for c in COMMANDS] == ["init", "ingest", "lifecycle", "case", "stats", "demo"]
     stages = [c.name for c in COMMANDS if c.stage]
-    assert stages == ["ingest"]
+    assert stages == ["ingest", "lifecycle"]
     parser = _parser()
     for name in stages:
         assert parser.parse_args([name]).as_of == runs.today()
@@ -93,3 +93,29 @@ def test_the_business_date_is_copenhagens_day_not_the_machines():
     assert runs.business_date(date(2026, 11, 16), late_in_utc) == date(2026, 11, 16)
     summer = datetime(2026, 6, 30, 22, 0, tzinfo=timezone.utc)          # CEST: UTC+2
     assert runs.business_date(None, summer) == date(2026, 7, 1)
+
+
+def test_a_lifecycle_day_by_hand_runs_once_and_days_run_forward(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("INKASSO_HOME", str(tmp_path))
+    monkeypatch.delenv("INKASSO_DATABASE_URL", raising=False)
+    assert main(["init"]) == 0
+    (tmp_path / "rates.csv").write_text("country,valid_from,rate_pct,source\nDK,2026-07-01,1.60,test\n")
+    (tmp_path / "creditors" / "acme" / "inbox" / "a.csv").write_text(
+        "invoice_number,invoice_date,due_date,amount,debtor_id,debtor_type,debtor_name,debtor_address_line1,"
+        "debtor_postcode,debtor_city,debtor_country\nA-1,2026-09-01,2026-10-01,2500.00,K1,consumer,Jens,Vej 1,2100,"
+        "København,DK\n")
+    assert main(["ingest", "--as-of", "2026-11-26", "--settle-seconds", "0"]) == 0
+    capsys.readouterr()
+    assert main(["lifecycle", "--as-of", "2026-11-26"]) == 0
+    assert capsys.readouterr().out == ("1 claims: 1 letters, 0 charges, 1 interest postings, 0 ready for court, "
+                                       "0 near their time bar, 0 time-barred; 0 cases closed\n"
+                                       "  letters letters_2026-11-26.csv\n  letters letters_2026-11-26.pdf\n")
+    assert main(["lifecycle", "--as-of", "2026-11-26"]) == 0
+    assert capsys.readouterr().out == "2026-11-26 ran before for every creditor: nothing changed\n"
+    assert main(["lifecycle", "--as-of", "2026-11-25"]) == 1
+    assert capsys.readouterr().err == ("inkasso lifecycle: the lifecycle of acme ran for 2026-11-26 already; "
+                                       "2026-11-25 is earlier (runs go forward: replay a day on a copy of the "
+                                       "ledger)\n")
+    assert main(["lifecycle", "--as-of", "2027-01-05"]) == 1  # no reference rate for 2027's first half
+    assert capsys.readouterr().err.startswith("inkasso lifecycle: no reference rate for DK for the first half of "
+                                              "2027 (from 2027-01-01)")
