@@ -139,6 +139,9 @@ class Partner:
     commission_after_pct: Decimal
 
 
+COLLECTION_COST_BASES = ("claim", "case_total")  # rules.md "The collection process"
+
+
 @dataclass(frozen=True)
 class Registry:
     agency: Agency
@@ -150,6 +153,7 @@ class Registry:
     max_file_bytes: int
     max_xml_document_bytes: int  # one Invoice/CreditNote; a wrapper of many small ones may be far larger
     transport: dict[str, TransportChoice] = field(default_factory=dict)  # party (TRANSPORT_PARTIES) -> choice
+    collection_cost_basis: str = "claim"  # Bilag 1 on each claim, or once on the claims a demand letter names
 
     def creditor(self, creditor_id: str) -> Creditor:
         if creditor_id not in self.creditors:
@@ -248,8 +252,8 @@ class _Reader:
             self.problem(key, f"must be true or false (without quotes), not {value!r}")
         return value is True
 
-    def choice(self, key: str, options: tuple[str, ...]) -> str:
-        value = self.text(key)
+    def choice(self, key: str, options: tuple[str, ...], default: str | None = None) -> str:
+        value = self.text(key, default)
         if value and value not in options:
             self.problem(key, f"{value!r} must be one of {', '.join(options)}")
         return value
@@ -363,6 +367,8 @@ def _build_registry(raw: dict, problems: list[str]) -> Registry:
         max_file_bytes=ingest.integer("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
         max_xml_document_bytes=ingest.integer("max_xml_document_bytes", DEFAULT_MAX_XML_DOCUMENT_BYTES),
         transport=_transport(raw.get("transport", {}), problems),
+        collection_cost_basis=_Reader(raw.get("lifecycle", {}), "lifecycle", problems).choice(
+            "collection_cost_basis", COLLECTION_COST_BASES, "claim"),
     )
 
 

@@ -374,16 +374,19 @@ def letter_counts(conn: Connection, case_ids: Sequence[int]) -> dict[int, int]:
     return found
 
 
-def insert_letter(conn: Connection, **values) -> int:
-    return conn.execute(letters.insert().values(**values).returning(letters.c.id)).scalar_one()
+def insert_letters(conn: Connection, creditor_id: str, day: date, **columns) -> dict[tuple[int, int], int]:
+    """Bulk-write a creditor's letters of ``day``; their ids by (case id, sequence), for what refers to them."""
+    insert_rows(conn, letters, **columns)
+    query = (select(letters.c.case_id, letters.c.sequence, letters.c.id).join(cases, cases.c.id == letters.c.case_id)
+             .where(letters.c.sent_on == day, cases.c.creditor_id == creditor_id))
+    return {(case_id, sequence): letter_id for case_id, sequence, letter_id in conn.execute(query)}
 
 
-def set_letter_amounts(conn: Connection, letter_id: int, **amounts) -> None:
-    conn.execute(update(letters).where(letters.c.id == letter_id).values(**amounts))
-
-
-def set_time_barred(conn: Connection, claim_id: int, on: date) -> None:
-    conn.execute(update(invoices).where(invoices.c.id == claim_id).values(time_barred_on=on))
+def set_time_barred(conn: Connection, claims: Sequence[tuple[int, date]]) -> None:
+    """``claims``: (claim id, the day its time bar fell)."""
+    if claims:
+        conn.execute(update(invoices).where(invoices.c.id == bindparam("claim")).values(
+            time_barred_on=bindparam("barred_on")), [dict(claim=claim, barred_on=on) for claim, on in claims])
 
 
 def letters_of_day(conn: Connection, day: date) -> Iterator[tuple]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 
 from pipeline.rules import TABLES, NoRuleInForce, RuleMissing, load_table, version_in_force
@@ -58,6 +59,7 @@ class ReferenceRates:
 
     def __init__(self, rates: dict[tuple[str, date], Decimal]):
         self.rates = rates
+        self._rate_days: dict[tuple[str, Decimal, date, date], Fraction] = {}
 
     @classmethod
     def shipped(cls) -> "ReferenceRates":
@@ -81,6 +83,20 @@ class ReferenceRates:
                               f"{half_year}): add the row {country},{half_year},<rate_pct>,<source> to rates.csv "
                               "in the home folder") from None
 
+    def rate_days(self, country: str, margin: Decimal, start: date, end: date) -> Fraction:
+        """The sum over the days ``start … end − 1`` of each day's rate plus ``margin``, in percent: a claim's
+        interest on a principal that did not change in that span is principal × this / 100 / 365. Kept per
+        span, since a day's claims share their spans but for their due dates."""
+        key = (country, margin, start, end)
+        if key not in self._rate_days:
+            total = Fraction(0)
+            while start < end:
+                half_end = min(next_half_year(half_year_start(start)), end)
+                total += Fraction(self.rate(country, half_year_start(start)) + margin) * (half_end - start).days
+                start = half_end
+            self._rate_days[key] = total
+        return self._rate_days[key]
+
 
 def _read(path: Path) -> dict[tuple[str, date], Decimal]:
     """A rates file: ``country,valid_from,rate_pct,source``, one row per country and half-year."""
@@ -103,6 +119,7 @@ def _read(path: Path) -> dict[tuple[str, date], Decimal]:
     return rates
 
 
+@cache
 def margin_pct(country: str, due_date: date) -> Decimal:
     """The percentage points added to the reference rate for a claim due on ``due_date``."""
     try:
@@ -132,9 +149,8 @@ def exact(claim: InterestClaim, to: date, rates: ReferenceRates) -> Fraction:
     margin = margin_pct(claim.country, claim.due_date)
     total = Fraction(0)
     for start, end, principal in _pieces(claim, to):
-        rate = rates.rate(claim.country, half_year_start(start)) + margin
-        total += Fraction(principal) * Fraction(rate) / 100 * (end - start).days / DAYS_IN_YEAR
-    return total
+        total += principal * rates.rate_days(claim.country, margin, start, end)
+    return total / (100 * DAYS_IN_YEAR)
 
 
 def rate_pct(claim: InterestClaim, on: date, rates: ReferenceRates) -> Decimal:
@@ -143,13 +159,8 @@ def rate_pct(claim: InterestClaim, on: date, rates: ReferenceRates) -> Decimal:
 
 
 def _pieces(claim: InterestClaim, to: date) -> list[tuple[date, date, int]]:
-    """[start, end) spans from the due date to ``to`` with one principal and one half-year each."""
-    cuts = {day for day, _ in claim.principal if claim.due_date < day < to}
-    half = next_half_year(half_year_start(claim.due_date))
-    while half < to:
-        cuts.add(half)
-        half = next_half_year(half)
-    bounds = [claim.due_date, *sorted(cuts), to]
+    """[start, end) spans from the due date to ``to``, each with one outstanding principal."""
+    bounds = [claim.due_date, *sorted({day for day, _ in claim.principal if claim.due_date < day < to}), to]
     return [(start, end, _principal_on(claim.principal, start)) for start, end in zip(bounds, bounds[1:])
             if start < end]
 

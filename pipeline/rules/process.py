@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 import numpy as np
 
@@ -58,7 +59,8 @@ class Charge:
     waived_at_creditor_fees: Decimal | None   # not charged when the creditor's fees on the claim reach it
 
 
-def steps_for(country: str, on: date) -> list[Step]:
+@cache
+def steps_for(country: str, on: date) -> tuple[Step, ...]:
     """The steps of ``country``'s process in force on ``on``, in order (NoRuleInForce when there are none)."""
     table = load_table("process_steps")
     table = table[table["country"] == country]
@@ -66,11 +68,12 @@ def steps_for(country: str, on: date) -> list[Step]:
     if versions.empty:
         raise NoRuleInForce(f"process_steps: no row for country={country} in force on {on}")
     rows = table[table["valid_from"] == versions.max()]
-    return [Step(r.step, r.letter_type or None, r.after, int(r.wait_days), int(r.repeat_wait_days),
-                 int(r.deadline_days) if r.deadline_days else None, int(r.repeats)) for r in rows.itertuples()]
+    return tuple(Step(r.step, r.letter_type or None, r.after, int(r.wait_days), int(r.repeat_wait_days),
+                      int(r.deadline_days) if r.deadline_days else None, int(r.repeats)) for r in rows.itertuples())
 
 
-def next_step(steps: list[Step], history: list[Taken], taken_day: date, as_of: date) -> tuple[str, int] | None:
+def next_step(steps: tuple[Step, ...], history: list[Taken], taken_day: date,
+              as_of: date) -> tuple[str, int] | None:
     """The step (name, repeat) the claim takes on ``as_of``, or None: not due yet, or the process has ended."""
     if not history:
         first = steps[0]
@@ -89,7 +92,8 @@ def next_step(steps: list[Step], history: list[Taken], taken_day: date, as_of: d
     return (step.name, repeat) if as_of >= last.deadline + timedelta(days=wait) else None
 
 
-def charges_for(country: str, debtor_type: str, step: str, arose_on: date) -> list[Charge]:
+@cache
+def charges_for(country: str, debtor_type: str, step: str, arose_on: date) -> tuple[Charge, ...]:
     """What taking ``step`` charges a claim that arose on ``arose_on``: for each kind, the version in force
     then. A kind whose first version is later than the claim did not exist for it, and is not charged."""
     table = load_table("collection_charges")
@@ -101,4 +105,4 @@ def charges_for(country: str, debtor_type: str, step: str, arose_on: date) -> li
         charges.append(Charge(row["kind"], None if row["amount"] == "bilag1" else Decimal(row["amount"]),
                               row["currency"], row["per"],
                               Decimal(row["waived_at_creditor_fees"]) if row["waived_at_creditor_fees"] else None))
-    return charges
+    return tuple(charges)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 from pipeline.rules import load_table, version_in_force
 
@@ -29,6 +30,7 @@ class TimeBarRule:
     renewed_by: frozenset[str]     # of "payment", "letter" (a written demand or reminder)
 
 
+@cache
 def rule_for(country: str, debtor_type: str, invoice_date: date) -> TimeBarRule:
     """The rule in force for a claim that arose on ``invoice_date`` (NoRuleInForce when there is none)."""
     row = version_in_force(load_table("time_bar"), "time_bar", {"country": country, "debtor_type": debtor_type},

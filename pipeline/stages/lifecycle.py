@@ -216,9 +216,15 @@ class CreditorDay:
         self.as_of = as_of
         self.run_id = run_id
         self.rates = rates
+        self.sender = sender(registry)
         self.counts = LifecycleCounts(creditors=1)
+        # what the day writes, in bulk at its end; steps and postings name their letter by (case id, sequence)
+        self.time_barred: list[tuple[int, date]] = []
+        self.letters: list[dict] = []
+        self.steps: list[dict] = []
         self.postings: list[dict] = []
         self.events: list[dict] = []
+        self.closed: list[dict] = []
 
     def run(self) -> LifecycleCounts:
         repo.lock_party(self.conn, "creditor", self.creditor_id)
@@ -245,8 +251,8 @@ class CreditorDay:
             if step is not None:
                 due_steps.append((claim, step))
         self._take_steps(due_steps)
-        self._write()
         self._close_settled_cases(claims)
+        self._write()
         self._owe_exports()
         return self.counts
 
@@ -283,7 +289,7 @@ class CreditorDay:
         claim.time_barred_on = barred_on if self.as_of >= barred_on else None
         if claim.time_barred_on is not None:
             self._interest(claim, to=barred_on)
-            repo.set_time_barred(self.conn, claim.id, barred_on)
+            self.time_barred.append((claim.id, barred_on))
             self._event(claim, "time_barred", f"invoice {claim.invoice_number} is time-barred since {barred_on}: "
                                               "no more letters, interest or fees")
             self.counts.time_barred += 1
@@ -334,32 +340,35 @@ class CreditorDay:
         step = self._step(first.country, members[0][1])
         deadline = calendar.deadline(self.as_of, step.deadline_days, first.country)
         claims = [member[0] for member in members]
+        key = (case_id, sequence)
+        numbers = ", ".join(claim.invoice_number for claim in claims)
+        self._event(first, "letter_sent", f"{letter_type} {letter_id_of(first.case_number, sequence)} for "
+                                          f"{numbers}, deadline {deadline}", claim_level=False)
+        for index, (claim, name, repeat) in enumerate(members):
+            self._record_step(claim, name, repeat, key, deadline)
+            self._charge(claim, name, key, claims)
         rate = interest.rate_pct(interest.InterestClaim(first.country, first.due_date, ()), self.as_of, self.rates)
-        letter_id = repo.insert_letter(
-            self.conn, case_id=case_id, sequence=sequence, letter_type=letter_type,
+        self.letters.append(dict(
+            case_id=case_id, sequence=sequence, letter_type=letter_type,
             language=LANGUAGE.get(first.country, "en"), sent_on=self.as_of, deadline=deadline,
             currency=first.currency, interest_rate_pct=str(rate), debtor_name=first.debtor_name,
             debtor_address_line1=first.address_line1, debtor_address_line2=first.address_line2,
             debtor_postcode=first.postcode, debtor_city=first.city, debtor_country=first.debtor_country,
             debtor_email=first.email, creditor_name=self.registry.creditors[self.creditor_id].name,
             claims="|".join(claim.invoice_number for claim in claims), payment_reference=first.payment_reference,
-            pay_to_iban=self.registry.agency.iban, sender=sender(self.registry),
-            posted_from=self.registry.agency.country, run_id=self.run_id,
-            **dict.fromkeys(LETTER_AMOUNTS, 0))
-        numbers = ", ".join(claim.invoice_number for claim in claims)
-        self._event(first, "letter_sent", f"{letter_type} {letter_id_of(first.case_number, sequence)} for "
-                                          f"{numbers}, deadline {deadline}", claim_level=False)
-        for index, (claim, name, repeat) in enumerate(members):
-            self._record_step(claim, name, repeat, letter_id, deadline)
-            self._charge(claim, name, letter_id, first_of_letter=index == 0)
-        repo.set_letter_amounts(self.conn, letter_id, **letter_amounts(claims))
+            pay_to_iban=self.registry.agency.iban, sender=self.sender, posted_from=self.registry.agency.country,
+            run_id=self.run_id, **letter_amounts(claims)))
         self.counts.letters += 1
 
-    def _charge(self, claim: Claim, step: str, letter_id: int, first_of_letter: bool) -> None:
-        """Post the step's charges on the claim; a charge per letter only on the letter's first claim."""
+    def _charge(self, claim: Claim, step: str, letter: tuple[int, int], letter_claims: list[Claim]) -> None:
+        """Post the step's charges on the claim. A charge per letter, and the collection costs when the
+        deployment takes them on the total of the letter's claims (``collection_cost_basis = "case_total"``),
+        go on the letter's first claim only."""
+        first_of_letter = claim is letter_claims[0]
         for charge in process.charges_for(claim.country, claim.debtor_type, step, claim.invoice_date):
             what = charge.kind.replace("_", " ")
-            if charge.per == "letter" and not first_of_letter:
+            on_total = charge.amount is None and self.registry.collection_cost_basis == "case_total"
+            if (charge.per == "letter" or on_total) and not first_of_letter:
                 continue
             if charge.currency != claim.currency:
                 self._event(claim, "fee_not_charged", f"no {what} on invoice {claim.invoice_number}: the law sets it "
@@ -369,45 +378,57 @@ class CreditorDay:
             if charge.waived_at_creditor_fees is not None and creditor_fees >= to_minor(
                     charge.waived_at_creditor_fees, claim.currency):
                 continue
-            amount = self._amount(charge, claim)
-            self._post(claim, charge.kind, amount, letter_id)
+            amount = self._amount(charge, letter_claims if on_total else [claim])
+            self._post(claim, charge.kind, amount, letter)
             claim.balance.add(charge.kind, None, amount)
             self._event(claim, "fee_charged", f"{what} {format_minor(amount, claim.currency)} {claim.currency} on "
                                               f"invoice {claim.invoice_number}")
             self.counts.charges += 1
 
     @staticmethod
-    def _amount(charge: process.Charge, claim: Claim) -> int:
+    def _amount(charge: process.Charge, claims: list[Claim]) -> int:
+        """A fixed charge, or Bilag 1 on what the claims owe of principal and the creditor's fees, in the
+        version in force when the first of them arose."""
+        first = claims[0]
         if charge.amount is not None:
-            return to_minor(charge.amount, claim.currency)
-        basis = claim.balance.outstanding[Component.PRINCIPAL] + claim.balance.outstanding[Component.REMINDER_FEES]
-        return collection_costs(basis, claim.currency, claim.invoice_date)
+            return to_minor(charge.amount, first.currency)
+        basis = sum(claim.balance.outstanding[Component.PRINCIPAL] + claim.balance.outstanding[Component.REMINDER_FEES]
+                    for claim in claims)
+        return collection_costs(basis, first.currency, min(claim.invoice_date for claim in claims))
 
     def _step(self, country: str, name: str) -> process.Step:
         return next(step for step in process.steps_for(country, self.as_of) if step.name == name)
 
-    def _record_step(self, claim: Claim, name: str, repeat: int, letter_id: int | None,
+    def _record_step(self, claim: Claim, name: str, repeat: int, letter: tuple[int, int] | None,
                      deadline: date | None) -> None:
-        repo.insert_rows(self.conn, claim_steps, invoice_id=[claim.id], step=name, repeat=repeat,
-                         taken_on=self.as_of, letter_id=letter_id, deadline=deadline, run_id=self.run_id)
+        self.steps.append(dict(invoice_id=claim.id, step=name, repeat=repeat, letter=letter, deadline=deadline))
         claim.history.append(process.Taken(name, repeat, self.as_of, deadline))
 
-    def _post(self, claim: Claim, kind: str, amount: int, letter_id: int | None = None) -> None:
+    def _post(self, claim: Claim, kind: str, amount: int, letter: tuple[int, int] | None = None) -> None:
         self.postings.append(dict(case_id=claim.case_id, invoice_id=claim.id, kind=kind, amount_minor=amount,
-                                  currency=claim.currency, letter_id=letter_id))
+                                  currency=claim.currency, letter=letter))
 
     def _event(self, claim: Claim, kind: str, detail: str, claim_level: bool = True) -> None:
         self.events.append(dict(case_id=claim.case_id, invoice_id=claim.id if claim_level else None, kind=kind,
                                 detail=detail))
 
     def _write(self) -> None:
+        """Everything the day did, in bulk: letters first, so that steps and charges can name theirs."""
+        repo.set_time_barred(self.conn, self.time_barred)
+        letter_ids = (repo.insert_letters(self.conn, self.creditor_id, self.as_of, **_columns(self.letters))
+                      if self.letters else {})
+        for row in self.steps + self.postings:
+            letter = row.pop("letter")
+            row["letter_id"] = None if letter is None else letter_ids[letter]
+        if self.steps:
+            repo.insert_rows(self.conn, claim_steps, **_columns(self.steps), taken_on=self.as_of, run_id=self.run_id)
         if self.postings:
             repo.post(self.conn, **_columns(self.postings), booked_on=self.as_of, value_date=self.as_of,
                       settles=None, file_id=None, run_id=self.run_id)
         if self.events:
             repo.insert_rows(self.conn, case_events, **_columns(self.events), on_date=self.as_of, file_id=None,
                              run_id=self.run_id)
-        self.postings, self.events = [], []
+        repo.update_case_states(self.conn, self.closed)
 
     def _close_settled_cases(self, claims: list[Claim]) -> None:
         by_case: dict[int, list[Claim]] = defaultdict(list)
@@ -422,11 +443,10 @@ class CreditorDay:
             elif all(claim.time_barred_on is not None for claim in unpaid):
                 self._close(members[0], case_states.TIME_BARRED, "case_time_barred", "every unpaid claim is "
                                                                                       "time-barred")
-        self._write()
 
     def _close(self, claim: Claim, status: str, event: str, why: str) -> None:
-        repo.update_case_states(self.conn, [dict(case_pk=claim.case_id, new_status=status, new_before_dispute=None,
-                                                 new_closed_on=self.as_of)])
+        self.closed.append(dict(case_pk=claim.case_id, new_status=status, new_before_dispute=None,
+                                new_closed_on=self.as_of))
         self._event(claim, event, f"{claim.status} -> {status}: {why}", claim_level=False)
         self.counts.cases_closed += 1
 

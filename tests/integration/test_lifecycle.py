@@ -135,6 +135,26 @@ def test_a_danish_business_pays_310_per_claim_and_bilag_1_as_consumers(home):
     assert (letter["claims"], letter["collection_fees"], letter["compensation"]) == ("B-1|B-2", "1400.00", "620.00")
 
 
+def test_a_deployment_may_take_bilag_1_once_on_the_total_of_the_claims_a_demand_names(home):
+    """rules.md: ``collection_cost_basis = "case_total"`` charges Bilag 1 once on the claims that reach the demand
+    together: 4,000.00 + 500.00 = 4,500.00 is the 2016 tier up to 5,000.00, 1,000.00 (per claim: 1,000 + 400)."""
+    with home.registry_path.open("a", encoding="utf-8") as registry:
+        registry.write('\n[lifecycle]\ncollection_cost_basis = "case_total"\n')
+    claims(home, "acme", "T-1,2026-09-01,2026-10-01,4000.00,DKK,P1,consumer,Per Lund,Gade 1,8000,Aarhus C,DK,,",
+           "T-2,2026-09-05,2026-10-05,500.00,DKK,P1,consumer,Per Lund,Gade 1,8000,Aarhus C,DK,,")
+    days(home, AS_OF, date(2026, 12, 8))
+    assert posted(home, "T-1")["collection_fee"] == 100000 and "collection_fee" not in posted(home, "T-2")
+    [letter] = letter_file(home, date(2026, 12, 8))
+    assert (letter["claims"], letter["collection_fees"]) == ("T-1|T-2", "1000.00")
+
+
+def test_collection_cost_basis_is_claim_or_case_total(home):
+    with home.registry_path.open("a", encoding="utf-8") as registry:
+        registry.write('\n[lifecycle]\ncollection_cost_basis = "case"\n')
+    with pytest.raises(Exception, match="lifecycle.collection_cost_basis: 'case' must be one of claim, case_total"):
+        home.load_registry()
+
+
 def test_sweden_180_once_per_demand_letter_450_per_business_claim_unless_already_charged(home):
     claims(home, "svea", "S-1,2026-09-01,2026-10-01,3000.00,SEK,C1,consumer,Eva Berg,Gata 1,11122,Stockholm,SE,,",
            "S-2,2026-09-02,2026-10-02,2000.00,SEK,C1,consumer,Eva Berg,Gata 1,11122,Stockholm,SE,,",

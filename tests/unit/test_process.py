@@ -51,15 +51,15 @@ def test_a_run_that_skips_days_takes_the_one_step_that_is_due():
 
 def test_what_the_demand_charges():
     claim = date(2026, 5, 1)
-    assert charges_for("DK", "consumer", "demand", claim) == [Charge("collection_fee", None, "DKK", "claim", None)]
-    assert charges_for("DK", "business", "demand", claim) == [
+    assert charges_for("DK", "consumer", "demand", claim) == (Charge("collection_fee", None, "DKK", "claim", None),)
+    assert charges_for("DK", "business", "demand", claim) == (
         Charge("collection_fee", None, "DKK", "claim", None), Charge("compensation", Decimal("310.00"), "DKK", "claim",
-                                                                     None)]
-    assert charges_for("SE", "consumer", "demand", claim) == [
-        Charge("collection_fee", Decimal("180.00"), "SEK", "letter", None)]
-    assert charges_for("SE", "business", "demand", claim) == [
-        Charge("compensation", Decimal("450.00"), "SEK", "claim", Decimal("450.00"))]
-    assert charges_for("DK", "consumer", "warning", claim) == charges_for("SE", "consumer", "reminder", claim) == []
+                                                                     None))
+    assert charges_for("SE", "consumer", "demand", claim) == (
+        Charge("collection_fee", Decimal("180.00"), "SEK", "letter", None),)
+    assert charges_for("SE", "business", "demand", claim) == (
+        Charge("compensation", Decimal("450.00"), "SEK", "claim", Decimal("450.00")),)
+    assert charges_for("DK", "consumer", "warning", claim) == charges_for("SE", "consumer", "reminder", claim) == ()
     # the Danish compensation (renteloven § 9 a) came in 2013: an older claim has none
-    assert charges_for("DK", "business", "demand", date(2012, 6, 1)) == [
-        Charge("collection_fee", None, "DKK", "claim", None)]
+    assert charges_for("DK", "business", "demand", date(2012, 6, 1)) == (
+        Charge("collection_fee", None, "DKK", "claim", None),)
