@@ -6,6 +6,7 @@ logging (`pipeline.logs`): its output on stdout, warnings on stderr, INFO only w
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -91,6 +92,41 @@ def _lifecycle(settings: Settings, args) -> int:
     return 0
 
 
+def _reconcile(settings: Settings, args) -> int:
+    from pipeline.stages import reconcile
+
+    result = reconcile.run(settings, args.as_of, runs.command_run_id("reconcile"), settle_seconds=args.settle_seconds)
+    print(f"{result['files']} bank files; {result['payments']} payments: {result['matched']} matched and allocated, "
+          f"{result['parked']} parked")
+    for name in result["reports"]:
+        print(f"  report {name}")
+    return 0
+
+
+def _suspense(settings: Settings, args) -> int:
+    from pipeline.money import format_minor
+    from pipeline.stages.reconcile import suspense
+
+    if args.action == "list":
+        for p in suspense.parked(settings):
+            print(f"{p.id:>8}  {p.value_date}  {format_minor(p.amount_minor, p.currency):>12} {p.currency}  "
+                  f"{p.parked_reason:<17}  {p.payer_name}  {p.reference or p.remittance_text}")
+        return 0
+    if args.payment is None or (args.action == "assign") != (args.case is not None):
+        print(f"inkasso suspense {args.action}: give " + ("PAYMENT CASE" if args.action == "assign" else "PAYMENT"),
+              file=sys.stderr)
+        return 2
+    run_id = runs.command_run_id("suspense")
+    if args.action == "assign":
+        done = suspense.assign(settings, args.payment, args.case, args.by, args.as_of, run_id)
+        print(f"payment {args.payment} allocated to case {args.case} by {args.by}"
+              + (f"; {done['refund_due_minor']} minor units due back to the payer" if done["refund_due_minor"] else ""))
+    else:
+        suspense.refund(settings, args.payment, args.by, args.as_of, run_id)
+        print(f"payment {args.payment} is due back to its payer (by {args.by})")
+    return 0
+
+
 def _case(settings: Settings, args) -> int:
     from pipeline.case_view import case_view, format_case
     from pipeline.ledger import open_ledger
@@ -136,6 +172,16 @@ COMMANDS = (
     ), stage=True),
     Command("lifecycle", "one daily pass over open cases: interest, fees, letters, deadlines, time bar", _lifecycle, (
         argument("--creditor", metavar="ID", help="only this creditor's cases (the day's letters wait for the rest)"),
+    ), stage=True),
+    Command("reconcile", "one pass over the bank's inbox: payments matched, allocated or parked", _reconcile, (
+        argument("--settle-seconds", type=int, metavar="N",
+                 help="take files unchanged for N seconds (default: [ingest] settle_seconds, 30)"),
+    ), stage=True),
+    Command("suspense", "work the parked payments: list | assign PAYMENT CASE | refund PAYMENT", _suspense, (
+        argument("action", choices=("list", "assign", "refund")),
+        argument("payment", nargs="?", type=int, metavar="PAYMENT", help="the payment's id (suspense list)"),
+        argument("case", nargs="?", metavar="CASE", help="the case number to allocate it to"),
+        argument("--by", default=getpass.getuser(), help="the operator (default: your login name)"),
     ), stage=True),
     Command("case", "one case as operations sees it (formats.md §4)", _case, (
         argument("number", metavar="NUMBER", help="the case number, e.g. 10000001"),

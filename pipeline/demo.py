@@ -1,5 +1,6 @@
 """`inkasso demo`: a demo home with four creditors and their files, ingested by the real Airflow DAG, then
-the day's lifecycle (letters, fees, status files) by its DAG.
+the day's lifecycle (letters, fees, status files) by its DAG, then the bank's files of the day (a camt.053
+statement and a BgMax file) reconciled by theirs: one case paid in full, two part-paid, two payments parked.
 
 The files are written relative to the business date, so the outcomes are the same
 whichever day the demo runs: a Danish creditor exporting `;`-separated Windows-1252
@@ -229,6 +230,11 @@ def run_demo(settings: Settings, as_of: date | None = None) -> int:
     day_run = run_dag("case_lifecycle", demo, {"as_of": as_of.isoformat()})
     print(f"DAG run {day_run.run_id} finished: {day_run.state}")
     _show_the_day(demo, as_of)
+    drop_bank_files(demo, as_of)
+    print("\nrunning the payment_reconciliation DAG (the bank's camt.053 and BgMax files of the day) ...")
+    bank_run = run_dag("payment_reconciliation", demo, {"as_of": as_of.isoformat(), "close_day": True})
+    print(f"DAG run {bank_run.run_id} finished: {bank_run.state}")
+    _show_reconciliation(demo, as_of)
     from pipeline.ledger import open_ledger
     from pipeline.stats import format_stats, ledger_stats
 
@@ -236,7 +242,7 @@ def run_demo(settings: Settings, as_of: date | None = None) -> int:
     with engine.connect() as conn:
         print("\nledger:\n" + format_stats(ledger_stats(conn)))
     engine.dispose()
-    return 0 if state == "success" and str(day_run.state) == "success" else 1
+    return 0 if {state, str(day_run.state), str(bank_run.state)} == {"success"} else 1
 
 
 def _show_the_day(demo: Settings, as_of: date) -> None:
@@ -251,3 +257,68 @@ def _show_the_day(demo: Settings, as_of: date) -> None:
         with status.open(newline="", encoding="utf-8") as fh:
             changed = len(list(csv.DictReader(fh)))
         print(f"{status.parent.parent.name}: {changed} cases changed\n  {status}")
+
+
+CAMT_ENTRY = """<Ntry><NtryRef>{key}</NtryRef><Amt Ccy="DKK">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{key}</AcctSvcrRef><BkTxCd/>
+<NtryDtls><TxDtls><RltdPties><Dbtr><Nm>{payer}</Nm></Dbtr></RltdPties><RmtInf>{remittance}</RmtInf></TxDtls>
+</NtryDtls></Ntry>"""
+
+
+def drop_bank_files(demo: Settings, as_of: date) -> None:
+    """The bank's files of the day, made from the demo's own cases: a camt.053 statement (a Danish case paid in
+    full by its FIK, another part-paid with its case number in the text, a payment with nothing to go by) and
+    a BgMax file (a Swedish case part-paid by its OCR, a payment whose OCR has a wrong check digit)."""
+    from xml.sax.saxutils import escape
+
+    from pipeline.ledger import open_ledger
+    from pipeline.ledger.repository import collecting_case_totals
+    from pipeline.ledger.schema import cases
+    from pipeline.money import format_minor
+
+    engine = open_ledger(demo)
+    with engine.connect() as conn:
+        totals = collecting_case_totals(conn, as_of, ["OPEN"])
+        owed = {int(case_id): int(total) for case_id, total in zip(totals["case_id"], totals["total_minor"])}
+        found = conn.execute(cases.select().where(cases.c.id.in_(list(owed))).order_by(cases.c.case_number)).all()
+    engine.dispose()
+    danish = [case for case in found if case.country == "DK"]
+    swedish = [case for case in found if case.country == "SE"]
+    entries = [dict(key="DEMO-1", amount=format_minor(owed[danish[0].id], "DKK"), payer="Debitor",
+                    remittance=f"<Strd><CdtrRefInf><Ref>+71&lt;{danish[0].payment_reference}+85382016&lt;</Ref>"
+                               "</CdtrRefInf></Strd>"),
+               dict(key="DEMO-2", amount="500.00", payer="Debitor", remittance=f"<Ustrd>sag {danish[1].case_number}"
+                                                                               "</Ustrd>"),
+               dict(key="DEMO-3", amount="123.45", payer="Ukendt", remittance="<Ustrd>Tak for laan</Ustrd>")]
+    statement = "".join(CAMT_ENTRY.format(day=as_of, **{k: v if k == "remittance" else escape(v)
+                                                         for k, v in entry.items()}) for entry in entries)
+    (demo.home / "bank" / "inbox" / f"camt053_{as_of:%Y%m%d}.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">'
+        f"<BkToCstmrStmt><GrpHdr><MsgId>DEMO-{as_of}</MsgId><CreDtTm>{as_of}T06:00:00</CreDtTm></GrpHdr><Stmt>"
+        f"<Id>DEMO-{as_of}</Id><CreDtTm>{as_of}T06:00:00</CreDtTm><Acct><Id><IBAN>DK5000400440116243</IBAN></Id>"
+        f"</Acct>{statement}</Stmt></BkToCstmrStmt></Document>\n", encoding="utf-8")
+    bad_ocr = swedish[1].payment_reference[:-1] + str((int(swedish[1].payment_reference[-1]) + 1) % 10)
+    (demo.home / "bank" / "inbox" / f"bgmax_{as_of:%Y%m%d}.txt").write_bytes(
+        bgmax_file(as_of, [(swedish[0].payment_reference, 100000, "Anna Lind"), (bad_ocr, 25000, "B. Berg")]))
+
+
+def bgmax_file(day: date, payments: list[tuple[str, int, str]]) -> bytes:
+    """A BgMax file (rules.md) of one deposit to bankgiro 991-2346: (OCR, öre, payer name) a payment."""
+    stamp = f"{day:%Y%m%d}060000000000"
+    records = [f"01BGMAX               01{stamp}P", "050009912346          SEK"]
+    for serial, (reference, amount, payer) in enumerate(payments, start=1):
+        records += [f"200000000000{reference:<25}{amount:018d}21{serial:012d}0", f"26{payer}"]
+    total = sum(amount for _, amount, _ in payments)
+    records += [f"15{'0' * 35}{day:%Y%m%d}00001{total:018d}SEK{len(payments):08d} ",
+                f"70{len(payments):08d}{0:08d}{0:08d}{1:08d}"]
+    return "".join(record.ljust(80) + "\r\n" for record in records).encode("iso-8859-1")
+
+
+def _show_reconciliation(demo: Settings, as_of: date) -> None:
+    report = demo.home / "finance" / "outbox" / f"reconciliation_{as_of.isoformat()}.csv"
+    if report.exists():
+        with report.open(newline="", encoding="utf-8") as fh:
+            lines = [line for line in csv.DictReader(fh) if line["payment_id"] != "TOTAL"]
+        rules = Counter(line["rule"] or f"parked {line['parked_reason']}" for line in lines)
+        print(f"\nreconciliation of the day: {len(lines)} payments "
+              f"({', '.join(f'{rule} {n}' for rule, n in sorted(rules.items()))})\n  {report}")

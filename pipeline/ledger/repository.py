@@ -9,13 +9,14 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, func, or_, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, literal, or_, select, text, update
+from sqlalchemy import case as when
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.config import Registry
 from pipeline.ledger import postings as postings_vocabulary
 from pipeline.ledger.schema import (case_events, cases, claim_steps, creditors, debtors, exports, ingested_files,
-                                    invoices, letters, lifecycle_runs, postings, receipt_lines)
+                                    invoices, letters, lifecycle_runs, payments, postings, receipt_lines)
 
 CHUNK = 5000
 STREAM_ROWS = 2_000  # rows fetched at a time when a query is streamed
@@ -333,19 +334,29 @@ def record_lifecycle_day(conn: Connection, creditor_id: str, as_of: date, run_id
 def lifecycle_claims(conn: Connection, creditor_id: str) -> list:
     """The claims (not credit notes) of the creditor's open cases, with what the lifecycle needs of their case,
     debtor and the file that brought them (the day they were taken)."""
-    query = (select(invoices.c.id, invoices.c.invoice_number, invoices.c.case_id, invoices.c.invoice_date,
-                    invoices.c.due_date, invoices.c.disputed_since, invoices.c.time_barred_on,
-                    invoices.c.last_reminder_date, cases.c.case_number, cases.c.status, cases.c.country,
-                    cases.c.currency, cases.c.payment_reference, debtors.c.debtor_type,
-                    debtors.c.name.label("debtor_name"), debtors.c.address_line1, debtors.c.address_line2,
-                    debtors.c.postcode, debtors.c.city, debtors.c.country.label("debtor_country"), debtors.c.email,
-                    ingested_files.c.as_of.label("taken_on"))
-             .join(cases, cases.c.id == invoices.c.case_id).join(debtors, debtors.c.id == cases.c.debtor_id)
-             .join(ingested_files, ingested_files.c.id == invoices.c.file_id)
-             .where(cases.c.creditor_id == creditor_id, cases.c.closed_on.is_(None),
-                    invoices.c.document_type == "invoice")
-             .order_by(invoices.c.case_id, invoices.c.due_date, invoices.c.id))
-    return conn.execute(query).all()
+    return conn.execute(_claims_query().where(cases.c.creditor_id == creditor_id, cases.c.closed_on.is_(None))).all()
+
+
+def claims_of_cases(conn: Connection, case_ids: Sequence[int]) -> list:
+    """The same for the claims of the given cases."""
+    rows = []
+    for chunk in _chunks(list(case_ids)):
+        rows += conn.execute(_claims_query().where(invoices.c.case_id.in_(chunk))).all()
+    return rows
+
+
+def _claims_query():
+    return (select(invoices.c.id, invoices.c.invoice_number, invoices.c.case_id, invoices.c.invoice_date,
+                   invoices.c.due_date, invoices.c.disputed_since, invoices.c.time_barred_on,
+                   invoices.c.last_reminder_date, cases.c.case_number, cases.c.status, cases.c.country,
+                   cases.c.currency, cases.c.payment_reference, cases.c.creditor_id, debtors.c.debtor_type,
+                   debtors.c.name.label("debtor_name"), debtors.c.address_line1, debtors.c.address_line2,
+                   debtors.c.postcode, debtors.c.city, debtors.c.country.label("debtor_country"), debtors.c.email,
+                   ingested_files.c.as_of.label("taken_on"))
+            .join(cases, cases.c.id == invoices.c.case_id).join(debtors, debtors.c.id == cases.c.debtor_id)
+            .join(ingested_files, ingested_files.c.id == invoices.c.file_id)
+            .where(invoices.c.document_type == "invoice")
+            .order_by(invoices.c.case_id, invoices.c.due_date, invoices.c.id))
 
 
 def claim_history(conn: Connection, claim_ids: Sequence[int]) -> list:
@@ -380,6 +391,136 @@ def insert_letters(conn: Connection, creditor_id: str, day: date, **columns) -> 
     query = (select(letters.c.case_id, letters.c.sequence, letters.c.id).join(cases, cases.c.id == letters.c.case_id)
              .where(letters.c.sent_on == day, cases.c.creditor_id == creditor_id))
     return {(case_id, sequence): letter_id for case_id, sequence, letter_id in conn.execute(query)}
+
+
+def store_payments(conn: Connection, scheme: str, account: str, source: str, found: Sequence, file_id: int,
+                   run_id: str) -> int:
+    """Store the payments (`parsers.payments.Payment`) not stored before under their (scheme, account, bank
+    key); how many were new. Runs under the bank's lock, so no other writer adds the same keys meanwhile."""
+    keys = [payment.key for payment in found]
+    known: set[str] = set()
+    for chunk in _chunks(keys):
+        known.update(conn.execute(select(payments.c.bank_key).where(
+            payments.c.scheme == scheme, payments.c.account == account, payments.c.bank_key.in_(chunk))).scalars())
+    new = [payment for payment in found if payment.key not in known]
+    if new:
+        insert_rows(conn, payments, scheme=scheme, account=account, bank_key=[p.key for p in new], source=source,
+                    amount_minor=[p.amount_minor for p in new], currency=[p.currency for p in new],
+                    value_date=[p.value_date for p in new], booking_date=[p.booking_date for p in new],
+                    reference=[p.reference for p in new], remittance_text=[p.text for p in new],
+                    payer_name=[p.payer_name for p in new], payer_address=[p.payer_address for p in new],
+                    payer_id=[p.payer_id for p in new], reversal=[p.reversal for p in new],
+                    position=[p.position for p in new], file_id=file_id, run_id=run_id)
+    return len(new)
+
+
+def unjudged_payments(conn: Connection) -> pd.DataFrame:
+    """The stored payments reconciliation has not judged yet, oldest value date first."""
+    query = (select(payments.c.id, payments.c.amount_minor, payments.c.currency, payments.c.value_date,
+                    payments.c.reference, payments.c.remittance_text, payments.c.payer_name, payments.c.reversal)
+             .where(payments.c.judged_on.is_(None)).order_by(payments.c.value_date, payments.c.id))
+    return pd.DataFrame(conn.execute(query).all(), columns=["id", "amount_minor", "currency", "value_date", "reference",
+                                                            "remittance_text", "payer_name", "reversal"])
+
+
+def cases_by_number(conn: Connection, numbers: Sequence[str]) -> pd.DataFrame:
+    rows = []
+    for chunk in _chunks(list(numbers)):
+        rows += conn.execute(select(cases.c.id, cases.c.case_number, cases.c.status, cases.c.currency,
+                                    cases.c.creditor_id, debtors.c.name)
+                             .join(debtors, debtors.c.id == cases.c.debtor_id)
+                             .where(cases.c.case_number.in_(chunk))).all()
+    return pd.DataFrame(rows, columns=["case_id", "case_number", "status", "currency", "creditor_id", "debtor_name"])
+
+
+def collecting_case_totals(conn: Connection, day: date, states: Sequence[str]) -> pd.DataFrame:
+    """What each case in ``states`` owes on ``day`` (postings with that value date or earlier), with its
+    debtor's name: one grouped query."""
+    debtors_kinds = [name for name, posting_kind in postings_vocabulary.KINDS.items()
+                     if postings_vocabulary.is_debtors(posting_kind)]
+    query = (select(cases.c.id, cases.c.currency, func.sum(postings.c.amount_minor), debtors.c.name)
+             .join(postings, postings.c.case_id == cases.c.id).join(debtors, debtors.c.id == cases.c.debtor_id)
+             .where(cases.c.status.in_(list(states)), postings.c.value_date <= day,
+                    postings.c.kind.in_(debtors_kinds))
+             .group_by(cases.c.id, cases.c.currency, debtors.c.name))
+    frame = pd.DataFrame(conn.execute(query).all(), columns=["case_id", "currency", "total_minor", "debtor_name"])
+    frame["total_minor"] = frame["total_minor"].astype("int64")
+    return frame
+
+
+def judge_payments(conn: Connection, judged: Sequence[dict]) -> None:
+    """``judged``: dicts of payment, day, judged_rule, case, reason, refund, reverses (the bindings' names)."""
+    if judged:
+        conn.execute(update(payments).where(payments.c.id == bindparam("payment")).values(
+            judged_on=bindparam("day"), rule=bindparam("judged_rule"), case_id=bindparam("case"),
+            parked_reason=bindparam("reason"), refund_due_minor=bindparam("refund"),
+            reverses_id=bindparam("reverses")), list(judged))
+
+
+def unjudged_ids(conn: Connection, payment_ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in _chunks(list(payment_ids)):
+        found.update(conn.execute(select(payments.c.id).where(payments.c.id.in_(chunk),
+                                                              payments.c.judged_on.is_(None))).scalars())
+    return found
+
+
+def payment_to_reverse(conn: Connection, case_id: int, amount_minor: int):
+    """The latest payment allocated on the case with that amount that no reversal has taken back yet."""
+    reversed_ids = select(payments.c.reverses_id).where(payments.c.reverses_id.is_not(None))
+    return conn.execute(select(payments).where(
+        payments.c.case_id == case_id, payments.c.amount_minor == amount_minor, payments.c.rule.is_not(None),
+        payments.c.id.not_in(reversed_ids)).order_by(payments.c.value_date.desc(), payments.c.id.desc())).first()
+
+
+def postings_of_payment(conn: Connection, payment_id: int) -> list:
+    return conn.execute(select(postings.c.invoice_id, postings.c.settles, postings.c.amount_minor).where(
+        postings.c.payment_id == payment_id, postings.c.kind == "payment").order_by(postings.c.id)).all()
+
+
+def reconciliation_rows(conn: Connection, day: date) -> Iterator:
+    """The report lines of ``day``, streamed: the payments judged that day, in id order, then those an operator
+    resolved that day (``manual`` true); each with its case number and, per component it settled, what its
+    allocation paid (positive; a reversal's negative). A parked payment's judged line has no allocation."""
+    allocated = postings.c.kind.in_(["payment", "payment_reversal"])
+    settled = [func.sum(when((postings.c.settles == component, -postings.c.amount_minor), else_=0)).label(component)
+               for component in postings_vocabulary.SETTLEABLE]
+    for manual, case_column, day_column, allocation in (
+            (False, payments.c.case_id, payments.c.judged_on, payments.c.rule.is_not(None)),
+            (True, payments.c.resolved_case_id, payments.c.resolved_on, payments.c.resolved_on.is_not(None))):
+        query = (select(payments, cases.c.case_number, literal(manual).label("manual"), *settled)
+                 .select_from(payments.outerjoin(cases, cases.c.id == case_column)
+                              .outerjoin(postings, (postings.c.payment_id == payments.c.id) & allocated & allocation))
+                 .where(day_column == day).group_by(payments.c.id, cases.c.case_number).order_by(payments.c.id))
+        for batch in conn.execute(query.execution_options(yield_per=STREAM_ROWS)).partitions():
+            yield from batch
+
+
+def cases_by_id(conn: Connection, case_ids: Sequence[int]) -> dict[int, str]:
+    """The creditor of each case."""
+    found: dict[int, str] = {}
+    for chunk in _chunks([int(case_id) for case_id in case_ids]):
+        found.update(conn.execute(select(cases.c.id, cases.c.creditor_id).where(cases.c.id.in_(chunk))).all())
+    return found
+
+
+def payment_row(conn: Connection, payment_id: int):
+    return conn.execute(select(payments).where(payments.c.id == payment_id)).first()
+
+
+def parked_payments(conn: Connection) -> list:
+    """The parked payments no operator has worked yet, oldest first."""
+    return conn.execute(select(payments.c.id, payments.c.value_date, payments.c.amount_minor, payments.c.currency,
+                               payments.c.payer_name, payments.c.reference, payments.c.remittance_text,
+                               payments.c.parked_reason)
+                        .where(payments.c.parked_reason.is_not(None), payments.c.resolved_at.is_(None))
+                        .order_by(payments.c.value_date, payments.c.id)).all()
+
+
+def resolve_payment(conn: Connection, payment_id: int, day: date, case_id: int | None, refund_minor: int, by: str,
+                    at) -> None:
+    conn.execute(update(payments).where(payments.c.id == payment_id).values(
+        resolved_on=day, resolved_case_id=case_id, resolved_refund_minor=refund_minor, resolved_by=by, resolved_at=at))
 
 
 def set_time_barred(conn: Connection, claims: Sequence[tuple[int, date]]) -> None:

@@ -4,8 +4,8 @@ Money columns end in ``_minor`` and hold integer minor units. Money moves only a
 rows of ``postings`` (append-only, signed); a balance is a sum of postings.
 Natural keys are unique constraints, so every write is idempotent by key:
 files by (party, SHA-256), debtors by (creditor, debtor ref), documents by
-(creditor, document type, number), at most one open case per (creditor, debtor, currency), and
-exports by (kind, natural key) and by their name in their outbox.
+(creditor, document type, number), at most one open case per (creditor, debtor, currency), payments by
+(scheme, account, the bank's key), and exports by (kind, natural key) and by their name in their outbox.
 """
 from __future__ import annotations
 
@@ -140,6 +140,7 @@ postings = Table(
     Column("value_date", Date, nullable=False),           # the day the money event took effect
     Column("settles", String(20)),                        # a payment's: the component it pays down
     Column("letter_id", ForeignKey("letters.id")),        # a charge's: the letter whose step charged it
+    Column("payment_id", ForeignKey("payments.id")),      # an allocation's: the payment it allocates
     Column("file_id", ForeignKey("ingested_files.id")),
     Column("run_id", Text, nullable=False),
     Index("ix_postings_case_id", "case_id"),
@@ -193,6 +194,51 @@ claim_steps = Table(
     Column("letter_id", ForeignKey("letters.id")),        # the letter that took it (none: ready_for_court)
     Column("deadline", Date),
     Column("run_id", Text, nullable=False),
+)
+
+payments = Table(
+    "payments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scheme", String(12), nullable=False),          # whose keys: iso20022 (camt.053 and .054 alike), bgmax
+    Column("account", String(40), nullable=False),         # the account credited: IBAN or bankgiro
+    Column("bank_key", String(140), nullable=False),       # the bank's unique reference of the payment
+    Column("source", String(12), nullable=False),          # camt.053, camt.054, bgmax: the file that told us first
+    Column("amount_minor", BigInteger, nullable=False),    # a reversal is negative
+    Column("currency", String(3), nullable=False),
+    Column("value_date", Date, nullable=False),
+    Column("booking_date", Date),
+    Column("reference", Text, nullable=False),             # structured (FIK, OCR, RF) as written, or ""
+    Column("remittance_text", Text, nullable=False),       # unstructured, or ""
+    Column("payer_name", Text, nullable=False),
+    Column("payer_address", Text, nullable=False),
+    Column("payer_id", Text, nullable=False),
+    Column("reversal", Boolean, nullable=False),
+    Column("position", Text, nullable=False),              # where in its file
+    Column("file_id", ForeignKey("ingested_files.id"), nullable=False),
+    Column("run_id", Text, nullable=False),
+    # what reconciliation made of it: matched (rule, case) and allocated, or parked (reason); judged_on is its
+    # report's day, empty while it waits. Never changed once judged: an operator's work on a parked payment is
+    # its resolution (resolved_*), on the report of the day it was done
+    Column("judged_on", Date),
+    Column("rule", String(20)),                            # REFERENCE, TEXT_REFERENCE, AMOUNT_AND_NAME, MANUAL
+    Column("case_id", ForeignKey("cases.id")),
+    Column("parked_reason", String(20)),                   # NO_REFERENCE, UNKNOWN_REFERENCE, AMBIGUOUS, ...
+    Column("refund_due_minor", BigInteger, nullable=False, server_default=text("0")),
+    Column("reverses_id", ForeignKey("payments.id")),      # a reversal: the payment it took back
+    Column("resolved_on", Date),
+    Column("resolved_case_id", ForeignKey("cases.id")),    # assigned to this case (MANUAL)
+    Column("resolved_refund_minor", BigInteger, nullable=False, server_default=text("0")),
+    Column("resolved_by", Text),
+    Column("resolved_at", DateTime),
+    UniqueConstraint("scheme", "account", "bank_key"),
+    Index("ix_payments_judged_on", "judged_on"),
+)
+
+bank_entries_left = Table(
+    "bank_entries_left", metadata,                         # what a bank file holds that is not a payment in
+    Column("file_id", ForeignKey("ingested_files.id"), primary_key=True),
+    Column("position", Text, primary_key=True),
+    Column("reason", Text, nullable=False),
 )
 
 lifecycle_runs = Table(

@@ -4,6 +4,9 @@ The file-level checks every parser makes the same way live here: the size limits
 and the header of a CSV mapped through the creditor's layout."""
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 from collections.abc import Collection
 from pathlib import Path
 
@@ -41,3 +44,33 @@ def header_names(record: list[str], layout: CsvLayout, columns: Collection[str])
     if twice:
         raise FileRejected("BAD_HEADER", f"column {', '.join(twice)} appears more than once")
     return found, names
+
+
+def read_csv_text(path: Path, encoding: str, max_bytes: int) -> str:
+    """A small CSV file (instructions, remittances) read whole: UTF-8 with or without BOM, else ``encoding``
+    when there is no BOM. NOT_CSV for binary, BAD_ENCODING naming the line, EMPTY_FILE."""
+    check_size(path, max_bytes)
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise FileRejected("NOT_CSV", "the file is binary, not a CSV text file")
+    encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) or encoding == "utf-8" else encoding
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise FileRejected("BAD_ENCODING", f"line {line} is not valid {encoding.removesuffix('-sig')}") from None
+    if not text.strip():
+        raise FileRejected("EMPTY_FILE", "the file is empty")
+    return text
+
+
+def csv_records(text: str) -> list[list[str]]:
+    """The records of a small CSV text, blank ones left out; ``;`` or ``,`` as its first line has more of.
+    NOT_CSV when it cannot be read as CSV."""
+    first = next(line for line in text.splitlines() if line.strip())
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    try:
+        return [record for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+                if any(cell.strip() for cell in record)]
+    except csv.Error as exc:
+        raise FileRejected("NOT_CSV", f"the file cannot be read as CSV: {exc}") from None

@@ -13,9 +13,6 @@ the business date (``as_of``). ``line`` counts records: header = 1, blank lines 
 """
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -24,7 +21,7 @@ from pathlib import Path
 
 from pipeline.case_states import INSTRUCTIONS, PAID_DIRECTLY
 from pipeline.config import CsvLayout
-from pipeline.parsers import FileRejected, check_size, header_names
+from pipeline.parsers import FileRejected, csv_records, header_names, read_csv_text
 from pipeline.parsers.rows import AMOUNT_PATTERNS, DATE_PATTERNS, MAX_MAJOR_DIGITS, MAX_TEXT
 
 COLUMNS = ("instruction", "invoice_number", "case_number", "amount", "date", "note")
@@ -51,36 +48,14 @@ class InstructionRow:
 
 def read_instructions(path: Path, layout: CsvLayout, as_of: date, max_bytes: int) -> list[InstructionRow]:
     """Every data row of the file, in order; raise FileRejected for a file-level problem."""
-    text = _decode(path, layout, max_bytes)
-    first = next(line for line in text.splitlines() if line.strip())
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    try:
-        records = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-                   if any(cell.strip() for cell in r)]
-    except csv.Error as exc:
-        raise FileRejected("NOT_CSV", f"the file cannot be read as CSV: {exc}") from None
+    text = read_csv_text(path, layout.encoding, max_bytes)
+    records = csv_records(text)
     if not records:
         raise FileRejected("EMPTY_FILE", "the file is empty")
     names = _header(records[0], layout)
     if len(records) == 1:
         raise FileRejected("EMPTY_FILE", "the file has a header but no data rows")
     return [_row(line, record, names, layout, as_of) for line, record in enumerate(records[1:], start=2)]
-
-
-def _decode(path: Path, layout: CsvLayout, max_bytes: int) -> str:
-    check_size(path, max_bytes)
-    raw = path.read_bytes()
-    if b"\x00" in raw:
-        raise FileRejected("NOT_CSV", "the file is binary, not a CSV text file")
-    encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) or layout.encoding == "utf-8" else layout.encoding
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise FileRejected("BAD_ENCODING", f"line {line} is not valid {encoding.removesuffix('-sig')}") from None
-    if not text.strip():
-        raise FileRejected("EMPTY_FILE", "the file is empty")
-    return text
 
 
 def _header(record: list[str], layout: CsvLayout) -> list[str]:

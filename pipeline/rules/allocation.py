@@ -3,7 +3,9 @@
 rules.md, "allocation of partial payments" (DK: no statute for private claims, practice and Juridisk
 Vejledning; SE: practice): the debtor's designation is honoured; otherwise claim by claim, the oldest due
 date first, and within a claim costs, then fees (collection fees, compensation, reminder fees), then
-interest, then principal. A disputed claim is paid only once the undisputed ones are settled.
+interest, then principal. For an instruction of the creditor's (PAID_DIRECTLY) a disputed claim is paid
+once the undisputed ones are settled (`allocate`); a debtor's payment never pays a disputed claim it does
+not designate, and what is left over is due back to the payer (`allocate_payment`).
 
 >>> from datetime import date
 >>> old = Owed(1, date(2026, 1, 31), {Component.PRINCIPAL: 10000, Component.REMINDER_FEES: 100})
@@ -52,3 +54,20 @@ def allocate(amount: int, claims: Sequence[Owed]) -> list[tuple[int, str, int]]:
                 parts.append((claim.claim_id, component.value, part))
                 left -= part
     return parts
+
+
+def allocate_payment(amount: int, claims: Sequence[Owed], designated: Sequence[int] = ()) -> tuple[list, int]:
+    """A debtor's payment: the claims it designates first (in the order named, disputed or not), then the
+    undisputed claims, oldest first. The parts, and what is left over (due back to the payer)."""
+    named = [claim for claim_id in dict.fromkeys(designated) for claim in claims if claim.claim_id == claim_id]
+    rest = sorted((claim for claim in claims if not claim.disputed and claim not in named),
+                  key=lambda c: (c.due_date, c.claim_id))
+    parts = []
+    left = amount
+    for claim in [*named, *rest]:
+        for component in ORDER:
+            part = min(left, max(claim.outstanding.get(component, 0), 0))
+            if part:
+                parts.append((claim.claim_id, component.value, part))
+                left -= part
+    return parts, left

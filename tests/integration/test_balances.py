@@ -68,7 +68,7 @@ def test_stats_and_open_balances_ask_the_same_module(ledger):
     conn, _, _, _ = ledger
     assert open_balances(conn) == {"DKK": 220000}  # the withdrawn case is closed
     assert ledger_stats(conn)["open_balance"] == {"DKK": "2200.00"}
-    assert ledger_stats(conn)["payments"] == {"direct": 1}
+    assert ledger_stats(conn)["payments"] == {"matched": 0, "parked": 0, "refunds_due": 0, "direct": 1}
 
 
 def test_a_posting_against_the_vocabulary_is_never_written(ledger):

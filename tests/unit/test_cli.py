@@ -77,13 +77,15 @@ def test_an_unknown_creditor_is_a_usage_error_and_a_missing_case_a_failure(tmp_p
 def test_the_command_line_is_a_table_and_every_stage_takes_the_business_date():
     from pipeline.cli import COMMANDS, _parser
 
-    assert [c.name for c in COMMANDS] == ["init", "ingest", "lifecycle", "case", "stats", "demo"]
+    assert [c.name for c in COMMANDS] == ["init", "ingest", "lifecycle", "reconcile", "suspense", "case", "stats",
+                                          "demo"]
     stages = [c.name for c in COMMANDS if c.stage]
-    assert stages == ["ingest", "lifecycle"]
+    assert stages == ["ingest", "lifecycle", "reconcile", "suspense"]
     parser = _parser()
     for name in stages:
-        assert parser.parse_args([name]).as_of == runs.today()
-        assert parser.parse_args([name, "--as-of", "2026-11-30"]).as_of == date(2026, 11, 30)
+        first = [name, "list"] if name == "suspense" else [name]
+        assert parser.parse_args(first).as_of == runs.today()
+        assert parser.parse_args([*first, "--as-of", "2026-11-30"]).as_of == date(2026, 11, 30)
 
 
 def test_the_business_date_is_copenhagens_day_not_the_machines():

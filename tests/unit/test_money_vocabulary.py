@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pipeline.ledger.postings import (KINDS, NAME_LENGTH, Component, Owes, UnknownPosting, check, is_debtors,
                                       is_payment, kinds_of)
-from pipeline.rules.allocation import ORDER, Overpaid, Owed, allocate
+from pipeline.rules.allocation import ORDER, Overpaid, Owed, allocate, allocate_payment
 
 
 def test_every_kind_says_who_owes_whom_its_component_and_its_sign():
@@ -22,12 +22,14 @@ def test_every_kind_says_who_owes_whom_its_component_and_its_sign():
         "collection_fee": (Owes.DEBTOR_TO_AGENCY, Component.COLLECTION_FEES, 1),
         "compensation": (Owes.DEBTOR_TO_CREDITOR, Component.COMPENSATION, 1),
         "direct_payment": (Owes.DEBTOR_TO_CREDITOR, Component.PAYMENTS, -1),
+        "payment": (Owes.DEBTOR_TO_CREDITOR, Component.PAYMENTS, -1),
+        "payment_reversal": (Owes.DEBTOR_TO_CREDITOR, Component.PAYMENTS, 1),
         "withdrawal_fee": (Owes.CREDITOR_TO_AGENCY, Component.CREDITOR_CHARGES, 1),
         "court_withdrawal_fee": (Owes.CREDITOR_TO_AGENCY, Component.CREDITOR_CHARGES, 1),
     }
     assert all(len(name) <= NAME_LENGTH and k.meaning for name, k in KINDS.items())
     assert [k.name for k in KINDS.values() if not is_debtors(k)] == ["withdrawal_fee", "court_withdrawal_fee"]
-    assert [k.name for k in KINDS.values() if is_payment(k)] == ["direct_payment"]
+    assert [k.name for k in KINDS.values() if is_payment(k)] == ["direct_payment", "payment", "payment_reversal"]
     assert [k.name for k in kinds_of(Component.CREDITOR_CHARGES)] == ["withdrawal_fee", "court_withdrawal_fee"]
 
 
@@ -79,3 +81,28 @@ def test_allocation_pays_exactly_the_amount_and_never_more_than_a_component_owes
     assert paid_claims == sorted(paid_claims, key=order.index)  # claims in their order, each paid off before the next
     for earlier in set(paid_claims[:-1]) - {paid_claims[-1]}:
         assert sum(p for c, _, p in parts if c == earlier) == by_claim[earlier].total
+
+
+OWED = st.builds(lambda n, due, parts, disputed: Owed(n, date(2026, 1, 1) + timedelta(days=due),
+                                                       dict(zip(ORDER, parts)), disputed),
+                 st.integers(1, 1000), st.integers(0, 400), st.lists(st.integers(0, 100_000), min_size=6, max_size=6),
+                 st.booleans())
+
+
+@given(amount=st.integers(1, 1_000_000), claims=st.lists(OWED, max_size=6, unique_by=lambda c: c.claim_id),
+       designate=st.lists(st.integers(0, 5), max_size=3))
+def test_a_debtors_payment_is_spread_whole_never_below_zero_and_never_on_an_undesignated_disputed_claim(
+        amount, claims, designate):
+    designated = [claims[i].claim_id for i in designate if i < len(claims)]
+    parts, left = allocate_payment(amount, claims, designated)
+    assert sum(part for _, _, part in parts) + left == amount and left >= 0
+    by_id = {claim.claim_id: claim for claim in claims}
+    paid: dict[tuple[int, str], int] = {}
+    for claim_id, component, part in parts:
+        assert part > 0
+        assert not by_id[claim_id].disputed or claim_id in designated
+        paid[(claim_id, component)] = paid.get((claim_id, component), 0) + part
+    for (claim_id, component), part in paid.items():
+        assert part <= by_id[claim_id].outstanding[Component(component)]
+    payable = sum(claim.total for claim in claims if not claim.disputed or claim.claim_id in designated)
+    assert left == max(amount - payable, 0)

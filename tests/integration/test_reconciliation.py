@@ -1,0 +1,229 @@
+"""Reconciliation (`pipeline.stages.reconcile`) on the ledger, on SQLite and PostgreSQL: payments from the
+bank's files matched, allocated to the øre with the interest accrued to their value date, or parked, and the
+day's report adding up (formats.md §3.3). Interest at 1.60 + 8 % (the tests' rates.csv), actual/365."""
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from datetime import date
+
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, update
+
+from pipeline.cli import main
+from pipeline.ledger import open_ledger
+from pipeline.ledger.balances import claim_balances
+from pipeline.ledger.postings import Component
+from pipeline.ledger.schema import cases, invoices, payments, postings
+from pipeline.stages import lifecycle, reconcile
+from pipeline.stages.reconcile import suspense
+from tests.conftest import AS_OF
+from tests.integration.test_bank_payments import camt, drop_bank, entry
+from tests.integration.test_lifecycle import RATES, claims, fresh_home
+
+PAID_ON = date(2026, 11, 24)     # the value date of every test payment (entry() writes it)
+
+
+@pytest.fixture
+def home(settings):
+    (settings.home / "rates.csv").write_text(RATES, encoding="utf-8")
+    claims(settings, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,",
+           "B-1,2026-09-15,2026-10-15,500.00,DKK,D2,consumer,Karen Nielsen,Vej 2,2100,Kbh Ø,DK,,",
+           "C-1,2026-09-20,2026-10-20,300.00,DKK,D3,consumer,Ole Olsen,Vej 3,2100,Kbh Ø,DK,,")
+    return settings
+
+
+def case_of(home, invoice_number: str) -> tuple[str, str]:
+    """(case number, payment reference) of the invoice's case."""
+    with reading(home) as conn:
+        return tuple(conn.execute(select(cases.c.case_number, cases.c.payment_reference)
+                                  .join(invoices, invoices.c.case_id == cases.c.id)
+                                  .where(invoices.c.invoice_number == invoice_number)).one())
+
+
+class reading:
+    def __init__(self, home):
+        self.engine = open_ledger(home)
+
+    def __enter__(self):
+        self.conn = self.engine.connect()
+        return self.conn
+
+    def __exit__(self, *exc):
+        self.conn.close()
+        self.engine.dispose()
+
+
+def status(home, invoice_number: str) -> str:
+    with reading(home) as conn:
+        return conn.execute(select(cases.c.status).join(invoices, invoices.c.case_id == cases.c.id)
+                            .where(invoices.c.invoice_number == invoice_number)).scalar_one()
+
+
+def posted(home, invoice_number: str) -> dict[tuple[str, str | None], int]:
+    with reading(home) as conn:
+        return {(kind, settles): int(amount) for kind, settles, amount in conn.execute(
+            select(postings.c.kind, postings.c.settles, func.sum(postings.c.amount_minor))
+            .join(invoices, invoices.c.id == postings.c.invoice_id).where(invoices.c.invoice_number == invoice_number)
+            .group_by(postings.c.kind, postings.c.settles))}
+
+
+def report(home, day: date = AS_OF) -> list[dict]:
+    text = (home.home / "finance" / "outbox" / f"reconciliation_{day.isoformat()}.csv").read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+PARTS = ("rule", "case_number", "amount", "allocated_principal", "allocated_interest", "allocated_fees",
+         "allocated_costs", "refund_due", "parked", "parked_reason")
+
+
+def test_exact_partial_and_over_payments_are_allocated_and_the_rest_parked(home):
+    """A-1: 2,000.00 due 10-01, 54 days to the value date: 2,000 × 0.096 × 54 / 365 = 28.41, paid exactly.
+    B-1: 500.00 due 10-15, 40 days: 5.26; 100.00 pays the interest, then 94.74 of principal.
+    C-1: 300.00 due 10-20, 35 days: 2.76; 400.00 pays 302.76 and 97.24 is due back."""
+    (a, a_ref), (b, _), (c, c_ref) = case_of(home, "A-1"), case_of(home, "B-1"), case_of(home, "C-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "2028.41", a_ref), entry("E2", "100.00", text=f"sag {b}"),
+                                     entry("E3", "400.00", f"+71<{c_ref}+85382016<"),
+                                     entry("E4", "50.00", text="thanks", payer="Somebody")))
+    result = reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    assert (result["files"], result["payments"], result["matched"], result["parked"]) == (1, 4, 3, 1)
+    assert result["reports"] == [f"reconciliation_{AS_OF}.csv"]
+    assert [status(home, n) for n in ("A-1", "B-1", "C-1")] == ["PAID", "OPEN", "PAID"]
+    assert posted(home, "B-1") == {("principal", None): 50000, ("interest", None): 526,
+                                   ("payment", "interest"): -526, ("payment", "principal"): -9474}
+    lines = report(home)
+    assert [[line[name] for name in PARTS] for line in lines] == [
+        ["REFERENCE", a, "2028.41", "2000.00", "28.41", "0.00", "0.00", "0.00", "0.00", ""],
+        ["TEXT_REFERENCE", b, "100.00", "94.74", "5.26", "0.00", "0.00", "0.00", "0.00", ""],
+        ["REFERENCE", c, "400.00", "300.00", "2.76", "0.00", "0.00", "97.24", "0.00", ""],
+        ["", "", "50.00", "0.00", "0.00", "0.00", "0.00", "0.00", "50.00", "NO_REFERENCE"],
+        ["", "", "2578.41", "2394.74", "36.43", "0.00", "0.00", "97.24", "50.00", ""]]
+    assert (lines[0]["source"], lines[0]["source_key"], lines[-1]["payment_id"]) == ("camt053", "BANK-E1", "TOTAL")
+
+
+def test_a_statement_again_and_an_overlapping_one_change_nothing(home):
+    _, a_ref = case_of(home, "A-1")
+    drop_bank(home, "stmt1.xml", camt("053", "S1", entry("E1", "100.00", a_ref)))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    before = posted(home, "A-1")
+    drop_bank(home, "stmt1-again.xml", camt("053", "S1", entry("E1", "100.00", a_ref)) + "\n")
+    drop_bank(home, "note.xml", camt("054", "N1", entry("E1", "100.00", a_ref)))
+    again = reconcile.run(home, AS_OF, "rec-2", settle_seconds=0)
+    assert (again["files"], again["payments"]) == (2, 0)
+    assert posted(home, "A-1") == before
+
+
+def test_a_payment_dated_before_the_last_interest_posting_corrects_the_interest(home):
+    """The lifecycle of 11-26 posts B-1's interest to 11-26, 42 days: 500 × 0.096 × 42 / 365 = 5.52. A payment
+    of 100.00 with value date 11-24 sets it to 5.26 (a correction of -0.26) and pays it and 94.74; the next
+    day's run posts 40 days on 500.00 and 3 on 405.26: 5.26027 + 0.31977 = 5.58, so 0.32 more."""
+    _, b_ref = case_of(home, "B-1")
+    lifecycle.run(home, AS_OF, "day-1")
+    assert posted(home, "B-1")[("interest", None)] == 552
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "100.00", b_ref)))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    assert posted(home, "B-1")[("interest_correction", None)] == -26
+    paid = posted(home, "B-1")
+    assert (paid[("payment", "interest")], paid[("payment", "principal")]) == (-526, -9474)
+    lifecycle.run(home, date(2026, 11, 27), "day-2")
+    assert posted(home, "B-1")[("interest", None)] == 552 + 32
+
+
+def test_a_reversal_takes_the_payment_back_and_reopens_the_case(home):
+    _, a_ref = case_of(home, "A-1")
+    drop_bank(home, "stmt1.xml", camt("053", "S1", entry("E1", "2028.41", a_ref)))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    assert status(home, "A-1") == "PAID"
+    drop_bank(home, "stmt2.xml", camt("053", "S2", entry("R1", "2028.41", a_ref, indicator="DBIT", reversal=True)))
+    result = reconcile.run(home, date(2026, 11, 27), "rec-2", settle_seconds=0)
+    assert (result["matched"], result["parked"]) == (1, 0)
+    assert status(home, "A-1") == "OPEN"
+    assert posted(home, "A-1")[("payment_reversal", "principal")] == 200000
+    [line, _total] = report(home, date(2026, 11, 27))
+    assert (line["amount"], line["allocated_principal"], line["allocated_interest"]) == ("-2028.41", "-2000.00",
+                                                                                          "-28.41")
+
+
+@pytest.mark.parametrize("state, reason", [("HANDED_OVER", "CASE_HANDED_OVER"), ("WITHDRAWN", "CASE_CLOSED")])
+def test_a_payment_to_a_case_that_cannot_take_it_is_parked_with_the_reason(home, state, reason):
+    a, a_ref = case_of(home, "A-1")
+    engine = open_ledger(home)
+    with engine.begin() as conn:
+        conn.execute(update(cases).where(cases.c.case_number == a).values(status=state))
+    engine.dispose()
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "100.00", a_ref)))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    [line, _total] = report(home)
+    assert (line["rule"], line["case_number"], line["parked"], line["parked_reason"]) == ("", a, "100.00", reason)
+    with reading(home) as conn:
+        assert conn.execute(select(func.count()).select_from(postings).where(postings.c.payment_id.is_not(None))
+                            ).scalar_one() == 0
+        assert conn.execute(select(payments.c.parked_reason)).scalar_one() == reason
+
+
+def test_an_operator_assigns_one_parked_payment_and_refunds_another(home, capsys):
+    """B-1 owes 505.26 on the value date; 50.00 assigned by hand pays 5.26 interest and 44.74 principal."""
+    b, _ = case_of(home, "B-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "50.00", text="for Karen", payer="K N"),
+                                     entry("E2", "75.00", text="?", payer="Unknown")))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    assert [(p.amount_minor, p.parked_reason) for p in suspense.parked(home)] == [(5000, "NO_REFERENCE"),
+                                                                                 (7500, "NO_REFERENCE")]
+    first, second = (p.id for p in suspense.parked(home))
+    day = date(2026, 11, 27)
+    assert main(["suspense", "assign", str(first), b, "--by", "mette", "--as-of", day.isoformat()]) == 0
+    assert main(["suspense", "refund", str(second), "--by", "mette", "--as-of", day.isoformat()]) == 0
+    assert main(["suspense", "refund", str(second), "--by", "ole", "--as-of", day.isoformat()]) == 1
+    assert f"payment {second} was worked by mette at" in capsys.readouterr().err
+    assert suspense.parked(home) == []
+    paid = posted(home, "B-1")
+    assert (paid[("payment", "interest")], paid[("payment", "principal")]) == (-526, -4474)
+    reconcile.run(home, day, "rec-2", settle_seconds=0)
+    assert [[line[name] for name in PARTS] for line in report(home, day)] == [
+        ["MANUAL", b, "0.00", "44.74", "5.26", "0.00", "0.00", "0.00", "-50.00", "NO_REFERENCE"],
+        ["", "", "0.00", "0.00", "0.00", "0.00", "0.00", "75.00", "-75.00", "NO_REFERENCE"],
+        ["", "", "0.00", "44.74", "5.26", "0.00", "0.00", "75.00", "-125.00", ""]]
+    assert [line["source"] for line in report(home, day)] == ["manual", "manual", ""]
+    assert [line["parked"] for line in report(home)] == ["50.00", "75.00", "125.00"]   # the first day's stands
+    with reading(home) as conn:
+        assert conn.execute(select(payments.c.resolved_by).order_by(payments.c.id)).scalars().all() == ["mette",
+                                                                                                      "mette"]
+
+
+@settings(max_examples=10, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(payments=st.lists(st.tuples(st.sampled_from(["A-1", "B-1", "C-1", None]), st.integers(1, 300_000),
+                                   st.sampled_from(["reference", "text", "nothing"])), min_size=1, max_size=8))
+def test_any_payments_add_up_to_the_ore_and_leave_no_component_below_zero(payments):
+    """Each example is a fresh ledger (SQLite): in = allocated + parked + refunds due, per line and per currency;
+    what each claim owes of each component stays at zero or more; a case owing nothing is PAID."""
+    home = fresh_home()
+    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,100.00,1",
+           "B-1,2026-09-15,2026-10-15,500.00,DKK,D2,consumer,Karen Nielsen,Vej 2,2100,Kbh Ø,DK,,",
+           "C-1,2026-09-20,2026-10-20,300.00,DKK,D3,consumer,Ole Olsen,Vej 3,2100,Kbh Ø,DK,,")
+    entries = []
+    for n, (invoice, amount, how) in enumerate(payments):
+        number, reference = case_of(home, invoice) if invoice else ("", "")
+        text = f"sag {number}" if how == "text" else ""
+        entries.append(entry(f"P{n}", f"{amount // 100}.{amount % 100:02d}", reference if how == "reference" else "",
+                             text=text, payer="Nobody Known"))
+    drop_bank(home, "stmt.xml", camt("053", "S1", *entries))
+    reconcile.run(home, AS_OF, "rec", settle_seconds=0)
+    lines = report(home)
+    total = lines[-1]
+    assert total["payment_id"] == "TOTAL" and len(lines) == len(payments) + 1
+    cents = lambda text: int(text.replace(".", ""))  # noqa: E731
+    assert cents(total["amount"]) == sum(amount for _, amount, _ in payments)
+    assert cents(total["amount"]) == sum(cents(total[name]) for name in (
+        "allocated_principal", "allocated_interest", "allocated_fees", "allocated_costs", "refund_due", "parked"))
+    with reading(home) as conn:
+        ids = conn.execute(select(invoices.c.id)).scalars().all()
+        for balance in claim_balances(conn, ids).values():
+            assert all(amount >= 0 for component, amount in balance.outstanding.items()
+                       if component not in (Component.PAYMENTS, Component.CREDITOR_CHARGES))
+    for invoice in ("A-1", "B-1", "C-1"):
+        owed = sum(amount for amount in posted(home, invoice).values())
+        assert (owed == 0) == (status(home, invoice) == "PAID")
+    shutil.rmtree(home.home.parent, ignore_errors=True)
