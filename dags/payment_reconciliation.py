@@ -5,7 +5,8 @@ Every 15 minutes (and on demand): the bank's new files taken, their payments mat
 and allocated, or parked (formats.md §2, §3.3).
 
 * `take_bank_files` takes each complete file of the bank's inbox once and stores each payment
-  once by the bank's own key (a statement again, or overlapping ones, add nothing).
+  once by the bank's own key (a statement again, or overlapping ones, add nothing); and each
+  partner's remittances, allocated by their parts and answered with a receipt.
 * `judge_payments` matches every payment not judged yet (reference, text, amount and name),
   allocates the matched ones per creditor under the creditor's lock, and parks the rest with
   the reason.
@@ -47,7 +48,9 @@ def payment_reconciliation():
         from pipeline.stages import reconcile
 
         context = get_current_context()
-        taken = reconcile.take_bank_files(Settings.from_env(), _as_of(context), context["run_id"])
+        settings, as_of, run_id = Settings.from_env(), _as_of(context), context["run_id"]
+        taken = reconcile.take_bank_files(settings, as_of, run_id) + reconcile.take_partner_files(settings, as_of,
+                                                                                                   run_id)
         return sum(one.record is not None and not one.seen_before for one in taken)
 
     @task

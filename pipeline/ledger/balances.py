@@ -85,7 +85,7 @@ class Movements:
     """How a claim's principal moved over time, and when it was paid: what interest and the time bar need."""
 
     principal: list[tuple[date, int]] = field(default_factory=list)   # (from this day, outstanding principal)
-    payments: list[date] = field(default_factory=list)                # value dates of payments on the claim
+    payments: list[date] = field(default_factory=list)                # value dates of payments in (not reversals)
 
 
 def claim_movements(conn: Connection, claim_ids: Sequence[int]) -> dict[int, Movements]:
@@ -104,7 +104,8 @@ def claim_movements(conn: Connection, claim_ids: Sequence[int]) -> dict[int, Mov
         for claim_id, value_date, kind_name, settles, amount in conn.execute(query):
             movements = found[claim_id]
             if is_payment(kind(kind_name)):
-                if not movements.payments or movements.payments[-1] != value_date:
+                taken_in = kind(kind_name).sign < 0      # a payment, not a reversal of one: it renews the time bar
+                if taken_in and (not movements.payments or movements.payments[-1] != value_date):
                     movements.payments.append(value_date)
                 if settles != Component.PRINCIPAL:
                     continue

@@ -69,6 +69,8 @@ KINDS: dict[str, PostingKind] = {kind.name: kind for kind in (
                 "a payment the debtor made to us (bank or partner), allocated to a component of a claim"),
     PostingKind("payment_reversal", Owes.DEBTOR_TO_CREDITOR, Component.PAYMENTS, +1,
                 "the bank took a payment back: its allocation undone, component by component"),
+    PostingKind("court_costs", Owes.DEBTOR_TO_CREDITOR, Component.COSTS, +1,
+                "fees the court-stage partner collected beyond those the ledger held, as its remittance reports"),
     PostingKind("withdrawal_fee", Owes.CREDITOR_TO_AGENCY, Component.CREDITOR_CHARGES, +1,
                 "the fee plan's fee for withdrawing a case before the court handoff"),
     PostingKind("court_withdrawal_fee", Owes.CREDITOR_TO_AGENCY, Component.CREDITOR_CHARGES, +1,

@@ -523,6 +523,15 @@ def resolve_payment(conn: Connection, payment_id: int, day: date, case_id: int |
         resolved_on=day, resolved_case_id=case_id, resolved_refund_minor=refund_minor, resolved_by=by, resolved_at=at))
 
 
+def payment_id(conn: Connection, scheme: str, account: str, key: str) -> int:
+    return conn.execute(select(payments.c.id).where(payments.c.scheme == scheme, payments.c.account == account,
+                                                    payments.c.bank_key == key)).scalar_one()
+
+
+def record_commission(conn: Connection, payment_id: int, commission_minor: int) -> None:
+    conn.execute(update(payments).where(payments.c.id == payment_id).values(partner_commission_minor=commission_minor))
+
+
 def set_time_barred(conn: Connection, claims: Sequence[tuple[int, date]]) -> None:
     """``claims``: (claim id, the day its time bar fell)."""
     if claims:

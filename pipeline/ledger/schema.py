@@ -230,6 +230,7 @@ payments = Table(
     Column("resolved_refund_minor", BigInteger, nullable=False, server_default=text("0")),
     Column("resolved_by", Text),
     Column("resolved_at", DateTime),
+    Column("partner_commission_minor", BigInteger, nullable=False, server_default=text("0")),  # a remittance's
     UniqueConstraint("scheme", "account", "bank_key"),
     Index("ix_payments_judged_on", "judged_on"),
 )

@@ -12,6 +12,11 @@ from pathlib import Path
 
 from pipeline.config import CsvLayout
 
+SCAN_CHUNK = 1 << 20
+FORBIDDEN = tuple(marker.encode(encoding) for marker in ("<!DOCTYPE", "<!ENTITY")
+                  for encoding in ("ascii", "utf-16-le", "utf-16-be"))
+OVERLAP = max(len(marker) for marker in FORBIDDEN) - 1
+
 
 class FileRejected(Exception):
     """The whole file is rejected; ``code`` goes into its one receipt line."""
@@ -74,3 +79,14 @@ def csv_records(text: str) -> list[list[str]]:
                 if any(cell.strip() for cell in record)]
     except csv.Error as exc:
         raise FileRejected("NOT_CSV", f"the file cannot be read as CSV: {exc}") from None
+
+
+def refuse_declarations(path: Path) -> None:
+    """BAD_XML for a file with a DOCTYPE or ENTITY declaration anywhere, read in chunks that overlap."""
+    tail = b""
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(SCAN_CHUNK), b""):
+            window = tail + chunk
+            if any(marker in window for marker in FORBIDDEN):
+                raise FileRejected("BAD_XML", "the file declares a DTD or entities, which are not accepted")
+            tail = window[-OVERLAP:]

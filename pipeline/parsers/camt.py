@@ -30,9 +30,8 @@ from pathlib import Path
 from lxml import etree
 
 from pipeline.money import format_minor
-from pipeline.parsers import FileRejected, check_size
+from pipeline.parsers import FileRejected, check_size, refuse_declarations
 from pipeline.parsers.payments import Ignored, Payment, PaymentFile, minor_amount
-from pipeline.parsers.ubl import _refuse_declarations
 
 CAMT_NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.(?P<message>05[34])\.001\.(?P<version>\d{2})$")
 VERSIONS = range(2, 9)  # .001.02 to .001.08
@@ -52,7 +51,7 @@ def read_camt(path: Path, max_bytes: int) -> PaymentFile:
     a mandatory element missing), UNSUPPORTED_DOCUMENT (another message or version, statements of several
     accounts), DUPLICATE_STATEMENT, DUPLICATE_KEY, BAD_AMOUNT, BAD_CURRENCY, BAD_DATE."""
     check_size(path, max_bytes)
-    _refuse_declarations(path)
+    refuse_declarations(path)
     with _rejecting_malformed_xml():
         reader = _CamtReader(_source(path))
         statement = _path(reader.statement_tag)

@@ -23,7 +23,7 @@ from stdnum.dk import cvr
 from stdnum.se import orgnr
 
 from pipeline.config import CANONICAL_COLUMNS, DEFAULT_MAX_XML_DOCUMENT_BYTES, CsvLayout, XmlLayout
-from pipeline.parsers import FileRejected, check_size
+from pipeline.parsers import FileRejected, check_size, refuse_declarations
 from pipeline.parsers.rows import RowConverter
 
 UBL_DOCUMENT_NS = re.compile(r"^urn:oasis:names:specification:ubl:schema:xsd:(?P<name>[A-Za-z]+)-2$")
@@ -33,10 +33,6 @@ DOCUMENTS = {f"{{{INVOICE_NS}}}Invoice": "invoice", f"{{{CREDIT_NOTE_NS}}}Credit
 NS = {"cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
       "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
 BATCH_DOCUMENTS = 10_000
-SCAN_CHUNK = 1 << 20
-FORBIDDEN = tuple(marker.encode(encoding) for marker in ("<!DOCTYPE", "<!ENTITY")
-                  for encoding in ("ascii", "utf-16-le", "utf-16-be"))
-OVERLAP = max(len(marker) for marker in FORBIDDEN) - 1
 # identifier schemes (OIOUBL names, ISO 6523 ICDs) whose values are Danish CVR/SE or Swedish organisationsnummer
 NORDIC_SCHEMES = {"DK:CVR", "DK:SE", "SE:ORGNR", "0184", "0198", "0007", "9902", "9955"}
 ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")
@@ -53,7 +49,7 @@ def read_ubl_invoices(path: Path, creditor_legal_id: str, default_currency: str,
     (one document's tree is held in memory; a wrapper streams, so it may hold many small documents).
     """
     check_size(path, max_bytes)
-    _refuse_declarations(path)
+    refuse_declarations(path)
     converter = RowConverter(CsvLayout(), default_currency)
     records: list[dict] = []
     line = 1
@@ -65,17 +61,6 @@ def read_ubl_invoices(path: Path, creditor_legal_id: str, default_currency: str,
             records = []
     if records:
         yield converter.convert(_table(records), line)
-
-
-def _refuse_declarations(path: Path) -> None:
-    """BAD_XML for a file with a DOCTYPE or ENTITY declaration anywhere, read in chunks that overlap."""
-    tail = b""
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(SCAN_CHUNK), b""):
-            window = tail + chunk
-            if any(marker in window for marker in FORBIDDEN):
-                raise FileRejected("BAD_XML", "the file declares a DTD or entities, which are not accepted")
-            tail = window[-OVERLAP:]
 
 
 class _CountingReader:

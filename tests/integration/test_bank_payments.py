@@ -18,12 +18,12 @@ BGMAX = DATA / "bgmax" / "fabhed-bgmax-parser" / \
 
 
 def entry(ref: str, amount: str, reference: str = "", indicator: str = "CRDT", payer: str = "Jens Hansen",
-          text: str = "", reversal: bool = False) -> str:
+          text: str = "", reversal: bool = False, value_date: str = "2026-11-24") -> str:
     remittance = (f"<Ustrd>{escape(text)}</Ustrd>" if text else "") + (
         f"<Strd><CdtrRefInf><Ref>{escape(reference)}</Ref></CdtrRefInf></Strd>" if reference else "")
     return f"""<Ntry><NtryRef>{ref}</NtryRef><Amt Ccy="DKK">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd>
       {'<RvslInd>true</RvslInd>' if reversal else ''}
-      <Sts>BOOK</Sts><BookgDt><Dt>2026-11-25</Dt></BookgDt><ValDt><Dt>2026-11-24</Dt></ValDt>
+      <Sts>BOOK</Sts><BookgDt><Dt>2026-11-25</Dt></BookgDt><ValDt><Dt>{value_date}</Dt></ValDt>
       <AcctSvcrRef>BANK-{ref}</AcctSvcrRef><BkTxCd/>
       <NtryDtls><TxDtls><Refs><AcctSvcrRef>BANK-{ref}</AcctSvcrRef></Refs>
         <RltdPties><Dbtr><Nm>{escape(payer)}</Nm></Dbtr></RltdPties>

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from pipeline.cli import main
 from pipeline.ledger import open_ledger
-from pipeline.ledger.balances import claim_balances
+from pipeline.ledger.balances import claim_balances, claim_movements
 from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import cases, invoices, payments, postings
 from pipeline.stages import lifecycle, reconcile
@@ -137,11 +137,15 @@ def test_a_reversal_takes_the_payment_back_and_reopens_the_case(home):
     drop_bank(home, "stmt1.xml", camt("053", "S1", entry("E1", "2028.41", a_ref)))
     reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
     assert status(home, "A-1") == "PAID"
-    drop_bank(home, "stmt2.xml", camt("053", "S2", entry("R1", "2028.41", a_ref, indicator="DBIT", reversal=True)))
+    drop_bank(home, "stmt2.xml", camt("053", "S2", entry("R1", "2028.41", a_ref, indicator="DBIT", reversal=True,
+                                                         value_date="2026-11-26")))
     result = reconcile.run(home, date(2026, 11, 27), "rec-2", settle_seconds=0)
     assert (result["matched"], result["parked"]) == (1, 0)
     assert status(home, "A-1") == "OPEN"
     assert posted(home, "A-1")[("payment_reversal", "principal")] == 200000
+    with reading(home) as conn:                         # the payment renewed the time bar, its reversal does not
+        claim = conn.execute(select(invoices.c.id).where(invoices.c.invoice_number == "A-1")).scalar_one()
+        assert claim_movements(conn, [claim])[claim].payments == [PAID_ON]
     [line, _total] = report(home, date(2026, 11, 27))
     assert (line["amount"], line["allocated_principal"], line["allocated_interest"]) == ("-2028.41", "-2000.00",
                                                                                           "-28.41")
@@ -227,3 +231,51 @@ def test_any_payments_add_up_to_the_ore_and_leave_no_component_below_zero(paymen
         owed = sum(amount for amount in posted(home, invoice).values())
         assert (owed == 0) == (status(home, invoice) == "PAID")
     shutil.rmtree(home.home.parent, ignore_errors=True)
+
+
+REMITTANCE = ("partner_case_ref,case_number,payment_date,collected_amount,principal_part,interest_part,fees_part,"
+              "partner_commission,net_remitted,currency\n")
+
+
+def test_a_partner_remittance_is_allocated_by_its_parts_and_the_commission_kept(home):
+    """A-1 (2,000.00, no interest posted yet) was handed over. The partner collected 1,250.50: 1,000.00 principal,
+    150.50 interest and 100.00 fees of its own, kept 312.63. The interest and fees the ledger did not hold are
+    posted first (interest, court costs), then all three parts are paid."""
+    a, _ = case_of(home, "A-1")
+    b, _ = case_of(home, "B-1")
+    engine = open_ledger(home)
+    with engine.begin() as conn:
+        conn.execute(update(cases).where(cases.c.case_number == a).values(status="HANDED_OVER"))
+    engine.dispose()
+    inbox = home.home / "partners" / "alektum" / "inbox"
+    lines = [f"AL-1,{a},2026-11-20,1250.50,1000.00,150.50,100.00,312.63,937.87,DKK",
+             f"AL-2,{b},2026-11-20,10.00,10.00,0,0,0,10.00,DKK",
+             "AL-3,99999999,2026-11-20,10.00,10.00,0,0,0,10.00,DKK",
+             f"AL-1,{a},2026-11-21,1500.00,1500.00,0,0,0,1500.00,DKK",
+             f"AL-1,{a},2026-11-21,10.00,10.00,0,0,1.00,8.00,DKK"]
+    (inbox / "remittance_2026-11.csv").write_text(REMITTANCE + "\n".join(lines) + "\n", encoding="utf-8")
+    result = reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    assert (result["files"], result["payments"]) == (1, 0)
+    assert posted(home, "A-1") == {("principal", None): 200000, ("interest", None): 15050, ("court_costs", None): 10000,
+                                   ("payment", "principal"): -100000, ("payment", "interest"): -15050,
+                                   ("payment", "costs"): -10000}
+    assert status(home, "A-1") == "HANDED_OVER"
+    [receipt] = (home.home / "partners" / "alektum" / "outbox").glob("receipt_*.csv")
+    answered = list(csv.DictReader(io.StringIO(receipt.read_text(encoding="utf-8"))))
+    assert [(line["line"], line["outcome"]) for line in answered[:-1]] == [
+        ("2", "APPLIED"), ("3", "NOT_ALLOWED_IN_STATE"), ("4", "UNKNOWN_CASE"), ("5", "BAD_AMOUNT"), ("6", "BAD_AMOUNT")]
+    assert answered[3]["message"] == "principal_part 1500.00 is more than the 1000.00 outstanding"
+    assert answered[4]["message"] == "net_remitted 8.00 DKK is not collected_amount - partner_commission = 9.00 DKK"
+    [line, _total] = report(home)
+    assert [line[name] for name in PARTS] == ["PARTNER", a, "1250.50", "1000.00", "150.50", "0.00", "100.00", "0.00",
+                                              "0.00", ""]
+    assert (line["source"], line["source_key"]) == ("partner", "AL-1:2026-11-20:125050:31263")
+    with reading(home) as conn:
+        assert conn.execute(select(payments.c.partner_commission_minor)).scalar_one() == 31263
+    (inbox / "remittance_2026-11-again.csv").write_text(REMITTANCE + lines[0] + "\n\n", encoding="utf-8")
+    reconcile.run(home, date(2026, 11, 27), "rec-2", settle_seconds=0)
+    assert posted(home, "A-1")[("payment", "principal")] == -100000
+    second = [path for path in (home.home / "partners" / "alektum" / "outbox").glob("receipt_*.csv")
+              if path != receipt]
+    assert [line["outcome"] for line in csv.DictReader(io.StringIO(second[0].read_text(encoding="utf-8")))][0] == \
+        "DUPLICATE"

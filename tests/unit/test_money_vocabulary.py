@@ -24,6 +24,7 @@ def test_every_kind_says_who_owes_whom_its_component_and_its_sign():
         "direct_payment": (Owes.DEBTOR_TO_CREDITOR, Component.PAYMENTS, -1),
         "payment": (Owes.DEBTOR_TO_CREDITOR, Component.PAYMENTS, -1),
         "payment_reversal": (Owes.DEBTOR_TO_CREDITOR, Component.PAYMENTS, 1),
+        "court_costs": (Owes.DEBTOR_TO_CREDITOR, Component.COSTS, 1),
         "withdrawal_fee": (Owes.CREDITOR_TO_AGENCY, Component.CREDITOR_CHARGES, 1),
         "court_withdrawal_fee": (Owes.CREDITOR_TO_AGENCY, Component.CREDITOR_CHARGES, 1),
     }

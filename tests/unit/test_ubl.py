@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import pipeline.parsers as parsers
 import pipeline.parsers.ubl as ubl
 from pipeline.config import CsvLayout, XmlLayout
 from pipeline.parsers import FileRejected
@@ -148,7 +149,7 @@ def test_dtds_and_entities_are_rejected_before_any_parsing(name, monkeypatch):
 
 
 def test_a_doctype_across_two_read_chunks_is_found(tmp_path, monkeypatch):
-    monkeypatch.setattr(ubl, "SCAN_CHUNK", 16)
+    monkeypatch.setattr(parsers, "SCAN_CHUNK", 16)
     path = tmp_path / "split.xml"
     path.write_bytes(b'<?xml version="1.0"?>\n<!DOCTYPE x SYSTEM "http://example.com/x.dtd"><x/>')
     with pytest.raises(FileRejected) as caught:

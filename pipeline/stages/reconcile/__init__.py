@@ -2,7 +2,8 @@
 ``payment_reconciliation`` DAG run it:
 
 1. the bank's files taken exactly once through the intake (`bank_files.BankFiles`), each payment stored
-   once by the bank's own key;
+   once by the bank's own key; the court-stage partners' remittances likewise (`remittances`), matched by
+   case number and allocated by the parts they report, each file answered with a receipt;
 2. every payment not judged yet matched to a case by the ordered rules of `matching` (a join of all of
    them against the cases), or parked with its reason;
 3. the matched ones allocated (`allocating`), per creditor in one transaction under the creditor's lock;
@@ -30,7 +31,9 @@ from pipeline.ledger import repository as repo
 from pipeline.ledger.listings import LedgerListings
 from pipeline.rules.interest import ReferenceRates
 from pipeline.stages.reconcile.allocating import CreditorPayments
+from pipeline.stages.ingest import Receipts
 from pipeline.stages.reconcile.bank_files import BankFiles
+from pipeline.stages.reconcile.remittances import RemittanceFiles
 from pipeline.stages.reconcile.matching import COLLECTING, MANUAL, match
 from pipeline.transport.parties import open_party_files
 
@@ -87,10 +90,38 @@ def run(settings: Settings, as_of: date, run_id: str, close_day: bool = True, se
     """One pass (`inkasso reconcile`): the bank's files, the payments judged, the reports of the closed days
     delivered (with ``close_day``, the business date's too)."""
     files = take_bank_files(settings, as_of, run_id, settle_seconds, checkpoint)
+    files += take_partner_files(settings, as_of, run_id, settle_seconds)
     counts = dict(files=sum(taken.record is not None and not taken.seen_before for taken in files))
     counts.update(judge_payments(settings, as_of, run_id))
     counts["reports"] = send_reports(settings, as_of if close_day else as_of - timedelta(days=1))
     return counts
+
+
+def take_partner_files(settings: Settings, as_of: date, run_id: str, settle_seconds: int | None = None) -> list[Taken]:
+    """One pass over every partner's inbox: each remittance taken once, answered with its receipt."""
+    registry = settings.load_registry()
+    settle = registry.settle_seconds if settle_seconds is None else settle_seconds
+    taken: list[Taken] = []
+    engine = open_ledger(settings)
+    try:
+        with open_party_files(settings.home, registry, "partner", LedgerListings(engine)) as files:
+            for partner_id in registry.partners:
+                party = Party("partner", partner_id, "partner", f"partners/{partner_id}")
+                handler = RemittanceFiles(partner_id, registry.max_file_bytes, report_day_owed)
+                intake = Intake(engine, Home(settings.home), party, files.inbox(party.inbox),
+                                files.outbox(party.outbox), lambda name, handler=handler: handler, Receipts(), as_of,
+                                run_id)
+                taken += intake.run(intake.inbox.list_ready(settle, time()))
+    finally:
+        engine.dispose()
+    return taken
+
+
+def report_day_owed(conn: Connection, as_of: date, run_id: str) -> date:
+    """The reconciliation day of what is judged now, its report owed."""
+    day = report_day(conn, as_of)
+    exports.owe(conn, Report.owed(day, run_id))
+    return day
 
 
 def judge_payments(settings: Settings, as_of: date, run_id: str) -> dict:

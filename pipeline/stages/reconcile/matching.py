@@ -29,6 +29,7 @@ from pipeline import case_states
 from pipeline.references import InvalidReference, case_number_from_reference
 
 REFERENCE, TEXT_REFERENCE, AMOUNT_AND_NAME, MANUAL = "REFERENCE", "TEXT_REFERENCE", "AMOUNT_AND_NAME", "MANUAL"
+PARTNER = "PARTNER"   # a partner's remittance line names its case (`remittances`)
 NO_REFERENCE, UNKNOWN_REFERENCE, AMBIGUOUS = "NO_REFERENCE", "UNKNOWN_REFERENCE", "AMBIGUOUS"
 CURRENCY_MISMATCH, CASE_CLOSED, CASE_HANDED_OVER = "CURRENCY_MISMATCH", "CASE_CLOSED", "CASE_HANDED_OVER"
 NAME_SIMILARITY = 85
