@@ -145,6 +145,7 @@ postings = Table(
     Column("run_id", Text, nullable=False),
     Index("ix_postings_case_id", "case_id"),
     Index("ix_postings_invoice_id", "invoice_id"),
+    Index("ix_postings_payment_id", "payment_id"),
 )
 
 letters = Table(
@@ -233,6 +234,7 @@ payments = Table(
     Column("partner_commission_minor", BigInteger, nullable=False, server_default=text("0")),  # a remittance's
     UniqueConstraint("scheme", "account", "bank_key"),
     Index("ix_payments_judged_on", "judged_on"),
+    Index("ix_payments_case_id", "case_id"),
 )
 
 bank_entries_left = Table(
