@@ -137,6 +137,7 @@ class Partner:
     payment_order_limit: dict[str, Decimal]      # by currency; a currency not named has no limit
     equal_terms_months: int
     commission_after_pct: Decimal
+    part_cases: bool = False                     # takes the undisputed claims of a case with a disputed one
 
 
 COLLECTION_COST_BASES = ("claim", "case_total")  # rules.md "The collection process"
@@ -245,9 +246,9 @@ class _Reader:
             return 0
         return value
 
-    def boolean(self, key: str) -> bool:
+    def boolean(self, key: str, default: bool | None = None) -> bool:
         """true or false, nothing else: the string "false" would be true in Python, so it is an error."""
-        value = self._value(key, None)
+        value = self._value(key, default)
         if value is not None and not isinstance(value, bool):
             self.problem(key, f"must be true or false (without quotes), not {value!r}")
         return value is True
@@ -378,7 +379,7 @@ def _partner(table: dict, index: int, problems: list[str]) -> Partner:
     reader.prefix = f"partner[{index}] {partner_id!r}"
     return Partner(partner_id, reader.text("name"), frozenset(reader.countries("countries")),
                    reader.amounts("payment_order_limit"), reader.integer("equal_terms_months"),
-                   reader.decimal("commission_after_pct"))
+                   reader.decimal("commission_after_pct"), reader.boolean("part_cases", False))
 
 
 def _transport(table: object, problems: list[str]) -> dict[str, TransportChoice]:
