@@ -41,6 +41,7 @@ RESUME = "RESUME"
 INSTRUCTIONS = (APPROVE_COURT, WITHDRAW, DISPUTE, PAID_DIRECTLY, RESUME)
 DISPUTE_CLAIM = "DISPUTE_CLAIM"  # DISPUTE of one claim while the case's other claims are still collected
 RESUME_CLAIM = "RESUME_CLAIM"    # RESUME of claims of a case that is not DISPUTED as a whole
+HANDOFF = "HANDOFF"              # the weekly court handoff (pipeline.stages.handoff), once its files are out
 
 STAY = "STAY"            # target: the state does not change
 PREVIOUS = "PREVIOUS"    # target: the state before the dispute
@@ -85,6 +86,7 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (DISPUTED, RESUME): Transition(PREVIOUS, "resumed"),
     (DISPUTED, WITHDRAW): _WITHDRAW,
     (DISPUTED, PAID_DIRECTLY): _PAID,
+    (COURT_APPROVED, HANDOFF): Transition(HANDED_OVER, "handed_over"),
     (HANDED_OVER, WITHDRAW): Transition(WITHDRAWN, "withdrawn_from_court", fee="court_withdrawal_fee"),
 }
 

@@ -127,6 +127,29 @@ def _suspense(settings: Settings, args) -> int:
     return 0
 
 
+def _handoff(settings: Settings, args) -> int:
+    from pipeline.stages import handoff
+
+    result = handoff.run(settings, args.as_of, runs.command_run_id("handoff"), args.week)
+    if result["chosen_before"]:
+        print(f"{result['week']} was chosen before; {result['handed_over']} cases handed over now")
+    else:
+        print(f"{result['week']}: {result['cases']} cases to {result['batches']} partners, {result['refused']} "
+              f"approved cases stay (reported to their creditors); {result['handed_over']} handed over")
+    for name in result["files"]:
+        print(f"  {name}")
+    return 0
+
+
+def _week(text: str) -> str:
+    try:
+        year, number = text.split("-W")
+        date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO week (YYYY-Www, e.g. 2026-W51)") from None
+    return f"{int(year)}-W{int(number):02d}"
+
+
 def _case(settings: Settings, args) -> int:
     from pipeline.case_view import case_view, format_case
     from pipeline.ledger import open_ledger
@@ -182,6 +205,9 @@ COMMANDS = (
         argument("payment", nargs="?", type=int, metavar="PAYMENT", help="the payment's id (suspense list)"),
         argument("case", nargs="?", metavar="CASE", help="the case number to allocate it to"),
         argument("--by", default=getpass.getuser(), help="the operator (default: your login name)"),
+    ), stage=True),
+    Command("handoff", "the weekly court handoff: approved cases to the partner, once", _handoff, (
+        argument("--week", type=_week, metavar="YYYY-Www", help="a past week (default: the week of --as-of)"),
     ), stage=True),
     Command("case", "one case as operations sees it (formats.md §4)", _case, (
         argument("number", metavar="NUMBER", help="the case number, e.g. 10000001"),

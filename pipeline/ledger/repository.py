@@ -15,7 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.config import Registry
 from pipeline.ledger import postings as postings_vocabulary
-from pipeline.ledger.schema import (case_events, cases, claim_steps, creditors, debtors, exports, ingested_files,
+from pipeline.ledger.schema import (case_events, cases, claim_steps, creditors, debtors, exports, handoff_cases,
+                                    handoff_lines, handoff_refusals, handoff_weeks, handoffs, ingested_files,
                                     invoices, letters, lifecycle_runs, payments, postings, receipt_lines)
 
 CHUNK = 5000
@@ -554,3 +555,94 @@ def day_events(conn: Connection, creditor_id: str, day: date, kinds: Sequence[st
                         .where(cases.c.creditor_id == creditor_id, case_events.c.on_date == day,
                                case_events.c.kind.in_(list(kinds)))
                         .order_by(case_events.c.id)).all()
+
+
+def record_handoff_week(conn: Connection, week: str, run_id: str) -> bool:
+    """Mark the week's cases as chosen; False when they were chosen before."""
+    if conn.execute(select(handoff_weeks.c.iso_week).where(handoff_weeks.c.iso_week == week)).first():
+        return False
+    conn.execute(handoff_weeks.insert().values(iso_week=week, run_id=run_id))
+    return True
+
+
+def approved_claims(conn: Connection) -> list:
+    """The claims of the cases approved for court and not handed over, with their case, debtor, creditor
+    approval date and the name of the file that brought them, oldest due date first."""
+    approved = (select(case_events.c.case_id, func.max(case_events.c.on_date).label("approved_on"))
+                .where(case_events.c.kind == "court_approved").group_by(case_events.c.case_id).subquery())
+    query = (select(invoices.c.id, invoices.c.case_id, invoices.c.invoice_number, invoices.c.invoice_date,
+                    invoices.c.due_date, invoices.c.disputed_since, invoices.c.time_barred_on,
+                    invoices.c.amount_minor.label("principal_original"), cases.c.case_number,
+                    cases.c.payment_reference, cases.c.creditor_id, cases.c.country, cases.c.currency,
+                    debtors.c.debtor_type, debtors.c.name.label("debtor_name"), debtors.c.national_id,
+                    debtors.c.address_line1, debtors.c.address_line2, debtors.c.postcode, debtors.c.city,
+                    debtors.c.country.label("debtor_country"), debtors.c.email, debtors.c.phone,
+                    approved.c.approved_on, ingested_files.c.file_name)
+             .join(cases, cases.c.id == invoices.c.case_id).join(debtors, debtors.c.id == cases.c.debtor_id)
+             .join(ingested_files, ingested_files.c.id == invoices.c.file_id)
+             .outerjoin(approved, approved.c.case_id == cases.c.id)
+             .where(cases.c.status == "COURT_APPROVED", invoices.c.document_type == "invoice",
+                    cases.c.id.not_in(select(handoff_cases.c.case_id)))
+             .order_by(cases.c.case_number, invoices.c.due_date, invoices.c.id))
+    return conn.execute(query).all()
+
+
+def first_letter_steps(conn: Connection, claim_ids: Sequence[int]) -> dict[int, object]:
+    """Each claim's first step with a letter (the DK warning, the SE demand): taken_on and deadline."""
+    found: dict[int, object] = {}
+    for row in claim_history(conn, claim_ids):
+        if row.deadline is not None and row.invoice_id not in found:
+            found[row.invoice_id] = row
+    return found
+
+
+def record_handoff(conn: Connection, partner_id: str, week: str, day: date, run_id: str,
+                   lines: Sequence[tuple[int, str]]) -> None:
+    """A partner's batch of the week: its lines ((case id, line JSON), in order) and its cases, each once."""
+    handoff_id = conn.execute(handoffs.insert().values(partner_id=partner_id, iso_week=week, handoff_date=day,
+                                                       run_id=run_id).returning(handoffs.c.id)).scalar_one()
+    insert_rows(conn, handoff_lines, handoff_id=handoff_id, seq=list(range(1, len(lines) + 1)),
+                case_id=[case_id for case_id, _ in lines], line=[line for _, line in lines])
+    case_ids = list(dict.fromkeys(case_id for case_id, _ in lines))
+    insert_rows(conn, handoff_cases, case_id=case_ids, handoff_id=handoff_id)
+
+
+def handoff_lines_of(conn: Connection, partner_id: str, week: str) -> list[str]:
+    return conn.execute(select(handoff_lines.c.line).join(handoffs, handoffs.c.id == handoff_lines.c.handoff_id)
+                        .where(handoffs.c.partner_id == partner_id, handoffs.c.iso_week == week)
+                        .order_by(handoff_lines.c.seq)).scalars().all()
+
+
+def handoff_refusals_of(conn: Connection, creditor_id: str, week: str) -> list[tuple]:
+    return [tuple(row) for row in conn.execute(
+        select(cases.c.case_number, handoff_refusals.c.reasons).join(cases, cases.c.id == handoff_refusals.c.case_id)
+        .where(handoff_refusals.c.creditor_id == creditor_id, handoff_refusals.c.iso_week == week)
+        .order_by(cases.c.case_number))]
+
+
+def handoff_partners(conn: Connection, week: str) -> list[str]:
+    return conn.execute(select(handoffs.c.partner_id).where(handoffs.c.iso_week == week)
+                        .order_by(handoffs.c.partner_id)).scalars().all()
+
+
+def handoff_refused_creditors(conn: Connection, week: str) -> list[str]:
+    return conn.execute(select(handoff_refusals.c.creditor_id).where(handoff_refusals.c.iso_week == week)
+                        .distinct().order_by(handoff_refusals.c.creditor_id)).scalars().all()
+
+
+def mark_handed_over(conn: Connection, week: str, partner_ids: Sequence[str], state: str, event: str,
+                     run_id: str) -> int:
+    """The cases of the week's batches whose files are out take ``state`` (closed) on the handoff day, once."""
+    marked = 0
+    for batch in conn.execute(select(handoffs).where(handoffs.c.iso_week == week, handoffs.c.marked_on.is_(None),
+                                                     handoffs.c.partner_id.in_(list(partner_ids)))).all():
+        case_ids = conn.execute(select(handoff_cases.c.case_id).where(handoff_cases.c.handoff_id == batch.id)
+                                ).scalars().all()
+        update_case_states(conn, [dict(case_pk=case_id, new_status=state, new_before_dispute=None,
+                                       new_closed_on=batch.handoff_date) for case_id in case_ids])
+        insert_rows(conn, case_events, case_id=case_ids, invoice_id=None, kind=event,
+                    on_date=batch.handoff_date, file_id=None, run_id=run_id,
+                    detail=f"COURT_APPROVED -> {state}: to {batch.partner_id} in {week}")
+        conn.execute(update(handoffs).where(handoffs.c.id == batch.id).values(marked_on=batch.handoff_date))
+        marked += len(case_ids)
+    return marked

@@ -244,6 +244,45 @@ bank_entries_left = Table(
     Column("reason", Text, nullable=False),
 )
 
+handoff_weeks = Table(
+    "handoff_weeks", metadata,                            # a week's cases were chosen: once
+    Column("iso_week", String(8), primary_key=True),      # 2026-W50
+    Column("run_id", Text, nullable=False),
+)
+
+handoffs = Table(
+    "handoffs", metadata,                                 # a partner's batch of a week
+    Column("id", Integer, primary_key=True),
+    Column("partner_id", String(40), nullable=False),
+    Column("iso_week", String(8), nullable=False),
+    Column("handoff_date", Date, nullable=False),         # the week's Monday: amounts are brought to that day
+    Column("run_id", Text, nullable=False),
+    Column("marked_on", Date),                            # its cases became HANDED_OVER, once both files were out
+    UniqueConstraint("partner_id", "iso_week"),
+)
+
+handoff_lines = Table(
+    "handoff_lines", metadata,                            # the batch's lines as chosen: the files render from them
+    Column("handoff_id", ForeignKey("handoffs.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("line", Text, nullable=False),                 # JSON of the columns of formats.md §3.1
+)
+
+handoff_cases = Table(
+    "handoff_cases", metadata,
+    Column("case_id", ForeignKey("cases.id"), primary_key=True),   # a case goes over once
+    Column("handoff_id", ForeignKey("handoffs.id"), nullable=False),
+)
+
+handoff_refusals = Table(
+    "handoff_refusals", metadata,                         # approved cases that stayed, and why, by week
+    Column("iso_week", String(8), primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), primary_key=True),
+    Column("creditor_id", ForeignKey("creditors.id"), nullable=False),
+    Column("reasons", Text, nullable=False),              # |-separated, rules/court_eligibility.REASONS
+)
+
 lifecycle_runs = Table(
     "lifecycle_runs", metadata,
     Column("creditor_id", ForeignKey("creditors.id"), primary_key=True),
