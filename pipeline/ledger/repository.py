@@ -572,7 +572,8 @@ def approved_claims(conn: Connection) -> list:
                 .where(case_events.c.kind == "court_approved").group_by(case_events.c.case_id).subquery())
     query = (select(invoices.c.id, invoices.c.case_id, invoices.c.invoice_number, invoices.c.invoice_date,
                     invoices.c.due_date, invoices.c.disputed_since, invoices.c.time_barred_on,
-                    invoices.c.amount_minor.label("principal_original"), cases.c.case_number,
+                    invoices.c.last_reminder_date, invoices.c.amount_minor.label("principal_original"),
+                    cases.c.case_number,
                     cases.c.payment_reference, cases.c.creditor_id, cases.c.country, cases.c.currency,
                     debtors.c.debtor_type, debtors.c.name.label("debtor_name"), debtors.c.national_id,
                     debtors.c.address_line1, debtors.c.address_line2, debtors.c.postcode, debtors.c.city,
@@ -587,12 +588,13 @@ def approved_claims(conn: Connection) -> list:
     return conn.execute(query).all()
 
 
-def first_letter_steps(conn: Connection, claim_ids: Sequence[int]) -> dict[int, object]:
-    """Each claim's first step with a letter (the DK warning, the SE demand): taken_on and deadline."""
-    found: dict[int, object] = {}
+def letter_steps(conn: Connection, claim_ids: Sequence[int]) -> dict[int, list]:
+    """Each claim's steps that sent a letter (taken_on, deadline), first first: the first is the DK warning
+    or the SE demand."""
+    found: dict[int, list] = {}
     for row in claim_history(conn, claim_ids):
-        if row.deadline is not None and row.invoice_id not in found:
-            found[row.invoice_id] = row
+        if row.deadline is not None:
+            found.setdefault(row.invoice_id, []).append(row)
     return found
 
 

@@ -49,6 +49,16 @@ def time_bar_date(rule: TimeBarRule, invoice_date: date, due_date: date,
     return add_years(start, rule.years)
 
 
+def claim_time_bar(country: str, debtor_type: str, invoice_date: date, due_date: date, payments: Iterable[date],
+                   letters: Iterable[date], last_reminder_date: date | None) -> date:
+    """A claim's time bar date as the lifecycle and the court handoff see it: renewed by its payments, our
+    letters and the creditor's last reminder, as far as its rule counts them."""
+    renewals = [("payment", day) for day in payments] + [("letter", day) for day in letters]
+    if last_reminder_date is not None:
+        renewals.append(("letter", last_reminder_date))
+    return time_bar_date(rule_for(country, debtor_type, invoice_date), invoice_date, due_date, renewals)
+
+
 def add_years(day: date, years: int) -> date:
     """The same day ``years`` later; 29 February becomes 28 February in a common year."""
     try:

@@ -39,7 +39,7 @@ from pipeline.ledger.balances import claim_balances, claim_movements
 from pipeline.ledger.listings import LedgerListings
 from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import handoff_refusals
-from pipeline.rules import interest
+from pipeline.rules import interest, time_bar
 from pipeline.rules.court_eligibility import CaseFacts, ClaimFacts, judge
 from pipeline.transport.parties import open_party_files
 
@@ -188,11 +188,12 @@ class Week:
             claims_by_case[row.case_id].append(row)
         ids = [row.id for row in rows]
         balances, movements = claim_balances(self.conn, ids), claim_movements(self.conn, ids)
-        first_steps = repo.first_letter_steps(self.conn, ids)
+        letters = repo.letter_steps(self.conn, ids)
+        first_steps = {claim_id: steps[0] for claim_id, steps in letters.items()}
         batches: dict[str, list] = defaultdict(list)
         refused = []
         for case_id, claims in claims_by_case.items():
-            facts = self._facts(claims, balances, first_steps)
+            facts = self._facts(claims, balances, movements, letters)
             judged = judge(facts, list(self.registry.partners.values()), self.day)
             if judged.eligible:
                 chosen = {claim.claim_id for claim in judged.claims}
@@ -220,15 +221,21 @@ class Week:
                 exports.owe(self.conn, HandoffReport.owed(creditor_id, self.week, self.run_id))
         return dict(batches=len(batches), cases=sum(len(cases) for cases in batches.values()), refused=len(refused))
 
-    def _facts(self, claims: list, balances: dict, first_steps: dict) -> CaseFacts:
+    def _facts(self, claims: list, balances: dict, movements: dict, letters: dict) -> CaseFacts:
         first = claims[0]
         return CaseFacts(first.country, first.currency, first.national_id or "", first.address_line1 or "",
                          first.postcode or "", first.city or "", tuple(
                              ClaimFacts(claim.id, claim.disputed_since is not None,
-                                        first_steps[claim.id].deadline if claim.id in first_steps else None,
-                                        claim.time_barred_on is not None,
+                                        letters[claim.id][0].deadline if claim.id in letters else None,
+                                        self._time_barred(claim, movements[claim.id], letters.get(claim.id, [])),
                                         balances[claim.id].outstanding[Component.PRINCIPAL])
                              for claim in claims if balances[claim.id].total > 0))
+
+    def _time_barred(self, claim, movements, letters: list) -> bool:
+        """Past its time bar on the handoff day, whether or not a lifecycle run found it so yet."""
+        return claim.time_barred_on is not None or self.day >= time_bar.claim_time_bar(
+            claim.country, claim.debtor_type, claim.invoice_date, claim.due_date, movements.payments,
+            [step.taken_on for step in letters], claim.last_reminder_date)
 
     def _interest_to_handoff(self, claim, balance, movements) -> list[dict]:
         """The claim's interest brought to the handoff day (none while disputed or past its time bar)."""

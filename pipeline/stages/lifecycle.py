@@ -280,12 +280,10 @@ class CreditorDay:
         """Whether the claim is (now) time-barred; flags it near its time bar once."""
         if claim.time_barred_on is not None:
             return True
-        rule = time_bar.rule_for(claim.country, claim.debtor_type, claim.invoice_date)
-        renewals = [("payment", day) for day in claim.movements.payments]
-        renewals += [("letter", step.taken_on) for step in claim.history if step.deadline is not None]
-        if claim.last_reminder_date is not None:
-            renewals.append(("letter", claim.last_reminder_date))
-        barred_on = time_bar.time_bar_date(rule, claim.invoice_date, claim.due_date, renewals)
+        barred_on = time_bar.claim_time_bar(claim.country, claim.debtor_type, claim.invoice_date, claim.due_date,
+                                            claim.movements.payments,
+                                            [step.taken_on for step in claim.history if step.deadline is not None],
+                                            claim.last_reminder_date)
         claim.time_barred_on = barred_on if self.as_of >= barred_on else None
         if claim.time_barred_on is not None:
             self._interest(claim, to=barred_on)

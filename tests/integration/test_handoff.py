@@ -117,3 +117,49 @@ def test_the_files_go_up_to_the_partners_sftp_server(home, sftp_server, airflow_
     data = sftp_server.download(f"{outbox}/court_handoff_alektum_2026W51.csv")
     manifest = json.loads(sftp_server.download(f"{outbox}/court_handoff_alektum_2026W51.manifest.json"))
     assert manifest["sha256"] == hashlib.sha256(data).hexdigest() and b"H-1" in data
+
+
+def test_every_reason_an_approved_case_stays_is_reported_to_its_creditor(settings):
+    """One approved case for each reason formats.md §3.1 and the issue name (NO_ADDRESS cannot come in through
+    ingest, which requires the address: `tests/unit/test_court_eligibility.py` has it)."""
+    (settings.home / "rates.csv").write_text(RATES, encoding="utf-8")
+    settings.registry_path.write_text(settings.registry_path.read_text(encoding="utf-8").replace(
+        '\ncountries = ["DK", "SE"]', '\ncountries = ["DK"]'), encoding="utf-8")  # no partner takes Sweden
+    row = "{},2026-09-01,2026-10-01,{},DKK,{},consumer,{},{},Vej 1,2100,København Ø,DK\n"
+    drop(settings, "acme", "claims.csv", HEADER
+         + row.format("E-1", "2000.00", "D1", "Jens Hansen", "070761-4285")
+         + row.format("N-1", "1000.00", "D2", "Eva Holm", "")
+         + row.format("P-1", "1000.00", "D3", "Per Lund", "070761-4285")
+         + row.format("P-2", "1000.00", "D3", "Per Lund", "070761-4285")
+         + row.format("L-1", "150000.00", "D5", "Lone Berg", "070761-4285")
+         + "T-1,2023-11-10,2023-12-10,1000.00,DKK,D4,consumer,Tove Dahl,070761-4285,Vej 4,2100,København Ø,DK\n")
+    drop(settings, "svea", "claims.csv", HEADER
+         + "S-1,2026-09-01,2026-10-01,3000.00,SEK,C1,consumer,Sven Svensson,880320-0016,Gata 1,11122,Stockholm,SE\n")
+    run_ingest(settings, AS_OF, "ingest")
+    lifecycle.run(settings, AS_OF, "day-1")
+    drop(settings, "acme", "late.csv", HEADER + row.format("W-1", "1000.00", "D6", "Ole Olsen", "070761-4285"))
+    run_ingest(settings, date(2026, 12, 10), "ingest-late")                       # no warning sent yet
+    instructions = "instruction,invoice_number,amount,date,note\n"
+    drop(settings, "acme", "instructions_court.csv", instructions + "".join(
+        f"APPROVE_COURT,{number},,2026-12-10,\n" for number in ("E-1", "N-1", "P-1", "T-1", "L-1", "W-1"))
+         + "DISPUTE,P-2,,2026-12-10,\n")
+    drop(settings, "svea", "instructions_court.csv", instructions + "APPROVE_COURT,S-1,,2026-12-10,\n")
+    run_ingest(settings, date(2026, 12, 10), "ingest-instructions")
+
+    result = handoff.run(settings, MONDAY, "week-51")
+    assert (result["cases"], result["refused"], result["handed_over"]) == (1, 6, 1)
+    numbers = {}
+    engine = open_ledger(settings)
+    with engine.connect() as conn:
+        for number, case_number in conn.execute(select(invoices.c.invoice_number, cases.c.case_number)
+                                                .join(cases, cases.c.id == invoices.c.case_id)):
+            numbers[case_number] = number
+    engine.dispose()
+    reported = {}
+    for creditor in ("acme", "svea"):
+        path = settings.home / "creditors" / creditor / "outbox" / "handoff_report_2026W51.csv"
+        for line in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))):
+            reported[numbers[line["case_number"]]] = line["reasons"]
+    assert reported == {"N-1": "NO_NATIONAL_ID", "P-2": "DISPUTED", "T-1": "TIME_BARRED",
+                        "L-1": "ABOVE_PAYMENT_ORDER_LIMIT", "W-1": "WARNING_NOT_EXPIRED", "S-1": "NO_PARTNER"}
+    assert status(settings, "E-1") == ("HANDED_OVER", MONDAY)
