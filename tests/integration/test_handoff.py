@@ -6,7 +6,12 @@ import csv
 import hashlib
 import io
 import json
+import signal
+import subprocess
+import sys
+import time
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -163,3 +168,25 @@ def test_every_reason_an_approved_case_stays_is_reported_to_its_creditor(setting
     assert reported == {"N-1": "NO_NATIONAL_ID", "P-2": "DISPUTED", "T-1": "TIME_BARRED",
                         "L-1": "ABOVE_PAYMENT_ORDER_LIMIT", "W-1": "WARNING_NOT_EXPIRED", "S-1": "NO_PARTNER"}
     assert status(settings, "E-1") == ("HANDED_OVER", MONDAY)
+
+
+def test_a_run_killed_between_the_file_and_its_manifest_is_completed_by_the_next(home, tmp_path):
+    marker = tmp_path / "reached"
+    process = subprocess.Popen([sys.executable, "-m", "tests.integration.handoff_run", str(home.home),
+                                home.database_url, "court_handoff_delivered", str(marker)],
+                               cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert process.poll() is None, process.communicate()[1].decode()[-2000:]
+        assert time.monotonic() < deadline, "the run never reached the upload of its manifest"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    outbox = home.home.joinpath(*OUTBOX)
+    assert [path.name for path in outbox.iterdir()] == ["court_handoff_alektum_2026W51.csv"]
+    assert status(home, "H-1") == ("COURT_APPROVED", None)
+    assert handoff.run(home, MONDAY, "after-the-kill")["handed_over"] == 1
+    data = (outbox / "court_handoff_alektum_2026W51.csv").read_bytes()
+    manifest = json.loads((outbox / "court_handoff_alektum_2026W51.manifest.json").read_text(encoding="utf-8"))
+    assert (manifest["case_count"], manifest["sha256"]) == (1, hashlib.sha256(data).hexdigest())
+    assert status(home, "H-1") == ("HANDED_OVER", MONDAY)
