@@ -148,6 +148,11 @@ def case_number_for(case_id: int) -> str:
     return str(CASE_NUMBER_BASE + case_id)
 
 
+def columns(rows: Sequence[dict]) -> dict[str, list]:
+    """Rows of the same keys as the columns `insert_rows` and `post` take."""
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
 def insert_rows(conn: Connection, table: Table, **columns) -> None:
     """Bulk insert: COPY on PostgreSQL, one executemany on SQLite. Columns are Series, lists or scalars."""
     _insert_prepared(conn, table, *_rows(columns))

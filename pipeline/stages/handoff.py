@@ -212,11 +212,10 @@ class Week:
             exports.owe(self.conn, HandoffFile.owed(partner_id, self.week, self.run_id))
             exports.owe(self.conn, HandoffManifest.owed(partner_id, self.week, self.run_id))
         if postings:
-            repo.post(self.conn, **{name: [row[name] for row in postings] for name in postings[0]},
+            repo.post(self.conn, **repo.columns(postings),
                       booked_on=self.day, value_date=self.day, settles=None, file_id=None, run_id=self.run_id)
         if refused:
-            repo.insert_rows(self.conn, handoff_refusals, **{name: [row[name] for row in refused]
-                                                                  for name in refused[0]})
+            repo.insert_rows(self.conn, handoff_refusals, **repo.columns(refused))
             for creditor_id in sorted({row["creditor_id"] for row in refused}):
                 exports.owe(self.conn, HandoffReport.owed(creditor_id, self.week, self.run_id))
         return dict(batches=len(batches), cases=sum(len(cases) for cases in batches.values()), refused=len(refused))

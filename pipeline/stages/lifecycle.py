@@ -413,18 +413,19 @@ class CreditorDay:
     def _write(self) -> None:
         """Everything the day did, in bulk: letters first, so that steps and charges can name theirs."""
         repo.set_time_barred(self.conn, self.time_barred)
-        letter_ids = (repo.insert_letters(self.conn, self.creditor_id, self.as_of, **_columns(self.letters))
+        letter_ids = (repo.insert_letters(self.conn, self.creditor_id, self.as_of, **repo.columns(self.letters))
                       if self.letters else {})
         for row in self.steps + self.postings:
             letter = row.pop("letter")
             row["letter_id"] = None if letter is None else letter_ids[letter]
         if self.steps:
-            repo.insert_rows(self.conn, claim_steps, **_columns(self.steps), taken_on=self.as_of, run_id=self.run_id)
+            repo.insert_rows(self.conn, claim_steps, **repo.columns(self.steps), taken_on=self.as_of,
+                             run_id=self.run_id)
         if self.postings:
-            repo.post(self.conn, **_columns(self.postings), booked_on=self.as_of, value_date=self.as_of,
+            repo.post(self.conn, **repo.columns(self.postings), booked_on=self.as_of, value_date=self.as_of,
                       settles=None, file_id=None, run_id=self.run_id)
         if self.events:
-            repo.insert_rows(self.conn, case_events, **_columns(self.events), on_date=self.as_of, file_id=None,
+            repo.insert_rows(self.conn, case_events, **repo.columns(self.events), on_date=self.as_of, file_id=None,
                              run_id=self.run_id)
         repo.update_case_states(self.conn, self.closed)
 
@@ -471,7 +472,3 @@ def letter_amounts(claims: list[Claim]) -> dict[str, int]:
         amounts["payments_minor"] += claim.balance.payments
         amounts["total_minor"] += claim.balance.total
     return amounts
-
-
-def _columns(rows: list[dict]) -> dict[str, list]:
-    return {name: [row[name] for row in rows] for name in rows[0]}

@@ -158,9 +158,9 @@ class CreditorPayments:
     def _write(self, judged: list[Judged]) -> None:
         rows = [posting for one in judged for posting in one.postings]
         if rows:
-            repo.post(self.conn, **_columns(rows), booked_on=self.day, file_id=None, run_id=self.run_id)
+            repo.post(self.conn, **repo.columns(rows), booked_on=self.day, file_id=None, run_id=self.run_id)
         if self.events:
-            repo.insert_rows(self.conn, case_events, **_columns(self.events), on_date=self.day, file_id=None,
+            repo.insert_rows(self.conn, case_events, **repo.columns(self.events), on_date=self.day, file_id=None,
                              run_id=self.run_id)
         repo.update_case_states(self.conn, list(self.closed.values()))
         self.record(self.conn, judged)
@@ -182,7 +182,3 @@ def _reduce_principal(movements: Movements, day: date, part: int) -> None:
         steps.append((day, before))
         steps.sort()
     movements.principal = [(since, amount - part if since >= day else amount) for since, amount in steps]
-
-
-def _columns(rows: list[dict]) -> dict[str, list]:
-    return {name: [row[name] for row in rows] for name in rows[0]}

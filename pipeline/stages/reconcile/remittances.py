@@ -162,5 +162,5 @@ class PartnerAllocation:
 
     def write(self) -> None:
         if self.postings:
-            repo.post(self.conn, **{name: [row[name] for row in self.postings] for name in self.postings[0]},
+            repo.post(self.conn, **repo.columns(self.postings),
                       booked_on=self.day, file_id=None, run_id=self.run_id)
