@@ -1,6 +1,9 @@
-"""`inkasso demo`: a demo home with four creditors and their files, ingested by the real Airflow DAG, then
-the day's lifecycle (letters, fees, status files) by its DAG, then the bank's files of the day (a camt.053
-statement and a BgMax file) reconciled by theirs: one case paid in full, two part-paid, two payments parked.
+"""`inkasso demo`: a demo home with four creditors and their files, played through the real Airflow DAGs.
+
+On the business date the files are ingested, the day's lifecycle sends the first letters (fees, status
+files) and the bank's files of the day (a camt.053 statement and a BgMax file) are reconciled: one case
+paid in full, two part-paid, two payments parked. On the first Monday after the Danish warnings' deadlines
+that day's lifecycle runs and then the week's court handoff takes the case its creditor approved.
 
 The files are written relative to the business date, so the outcomes are the same
 whichever day the demo runs: a Danish creditor exporting `;`-separated Windows-1252
@@ -22,6 +25,7 @@ from pipeline import registry_text
 from pipeline.config import Settings
 from pipeline.exporters.receipt import SUMMARY, TAKEN
 from pipeline.home import Home
+from pipeline.rules import calendar
 from pipeline.runs import today
 
 MARKER = ".inkasso-demo"
@@ -34,7 +38,8 @@ REGISTRY = registry_text.registry([
                                    "forfaldsdato": "due_date", "beløb": "amount", "kundenummer": "debtor_id",
                                    "kundetype": "debtor_type", "navn": "debtor_name", "adresse": "debtor_address_line1",
                                    "postnr": "debtor_postcode", "by": "debtor_city", "land": "debtor_country",
-                                   "rykkergebyrer": "reminder_fees", "rykkere": "reminders_sent"})),
+                                   "cvr": "debtor_national_id", "rykkergebyrer": "reminder_fees",
+                                   "rykkere": "reminders_sent"})),
     registry_text.creditor("svea", "Svea Hem AB", "SE5560360793", "SE", "Hemvägen 3, 111 22 Stockholm", "SEK",
                            "SE4550000000058398257466", "ESSESESS"),
     registry_text.creditor("byggmax", "Byggmarked Nord ApS", "DK13585628", "DK", "Tømrervej 7, 7100 Vejle", "DKK",
@@ -47,10 +52,12 @@ REGISTRY = registry_text.registry([
 def _danish_file(as_of: date) -> bytes:
     d = lambda days: (as_of - timedelta(days=days)).strftime("%d.%m.%Y")  # noqa: E731
     rows = [
-        "Fakturanummer;Fakturadato;Forfaldsdato;Beløb;Kundenummer;Kundetype;Navn;Adresse;Postnr;By;Land;Rykkergebyrer;Rykkere",
-        f"NL-1001;{d(75)};{d(45)};2.450,00;K-501;private;Søren Ærø;Østergade 12;8000;Aarhus C;DK;200,00;2",
-        f"NL-1002;{d(60)};{d(30)};1.180,75;K-501;private;Søren Ærø;Østergade 12;8000;Aarhus C;DK;100,00;1",
-        f"NL-1003;{d(90)};{d(60)};12.500,00;K-777;business;Bageriet Åen ApS;Åboulevarden 3;8000;Aarhus C;DK;;",
+        "Fakturanummer;Fakturadato;Forfaldsdato;Beløb;Kundenummer;Kundetype;Navn;CVR;Adresse;Postnr;By;Land;"
+        "Rykkergebyrer;Rykkere",
+        f"NL-1001;{d(75)};{d(45)};2.450,00;K-501;private;Søren Ærø;;Østergade 12;8000;Aarhus C;DK;200,00;2",
+        f"NL-1002;{d(60)};{d(30)};1.180,75;K-501;private;Søren Ærø;;Østergade 12;8000;Aarhus C;DK;100,00;1",
+        f"NL-1003;{d(90)};{d(60)};12.500,00;K-777;business;Bageriet Åen ApS;25313763;Åboulevarden 3;8000;"
+        "Aarhus C;DK;;",
     ]
     return ("\r\n".join(rows) + "\r\n").encode("cp1252")
 
@@ -171,7 +178,7 @@ def prepare_demo_home(root: Path, as_of: date) -> Settings:
     home.create_party_folders(settings.load_registry())
     for creditor, (name, make) in DEMO_FILES.items():
         (root / "creditors" / creditor / "inbox" / name).write_bytes(make(as_of))
-    (root / "rates.csv").write_text(demo_rates(as_of), encoding="utf-8")
+    (root / "rates.csv").write_text(demo_rates(handoff_monday(as_of)), encoding="utf-8")
     instructions = root / "creditors" / "nordlys" / "inbox" / "instructions_nordlys.csv"
     instructions.write_bytes(nordlys_instructions(as_of))
     later = instructions.stat().st_mtime + 1  # taken after the invoices it refers to
@@ -179,12 +186,12 @@ def prepare_demo_home(root: Path, as_of: date) -> Settings:
     return settings
 
 
-def demo_rates(as_of: date) -> str:
-    """Reference rates for the half-years from 2026-07-01 to ``as_of``, which rules.md leaves unconfirmed: the
+def demo_rates(until: date) -> str:
+    """Reference rates for the half-years from 2026-07-01 to ``until``, which rules.md leaves unconfirmed: the
     demo supplies its own, and says so in their source (a deployment's operations put the real ones here)."""
     rows = ["country,valid_from,rate_pct,source"]
     half = date(2026, 7, 1)
-    while half <= as_of:
+    while half <= until:
         rows += [f"DK,{half},1.60,demo rate (not a confirmed udlånsrente)",
                  f"SE,{half},1.75,demo rate (not a confirmed referensränta)"]
         half = date(half.year, 7, 1) if half.month == 1 else date(half.year + 1, 1, 1)
@@ -207,34 +214,62 @@ def receipt_summary(settings: Settings) -> list[tuple[str, Path, Counter]]:
     return found
 
 
-def run_demo(settings: Settings, as_of: date | None = None) -> int:
-    """Build the demo home, run the ingest DAG and then the day's lifecycle DAG, and print what they did."""
-    from pipeline.airflow_runner import run_dag
+def handoff_monday(as_of: date) -> date:
+    """The first Monday on which the Danish warnings of ``as_of`` have expired: the court handoff's day."""
+    expired = calendar.deadline(as_of, 10, "DK") + timedelta(days=1)
+    return expired + timedelta(days=-expired.weekday() % 7)
 
+
+def run_demo(settings: Settings, as_of: date | None = None) -> int:
+    """Build the demo home and play its days through the real DAGs, printing what they did: on ``as_of`` the
+    creditors' files, the day's lifecycle and the bank's files; on the Monday after the warnings expired,
+    that day's lifecycle and the week's court handoff of the case its creditor approved."""
     as_of = as_of or today()
     demo = prepare_demo_home(settings.home, as_of)
     if os.environ.get("INKASSO_DATABASE_URL"):
         print("demo: INKASSO_DATABASE_URL is ignored; the demo keeps its own SQLite ledger")
     print(f"demo home: {demo.home}  (business date {as_of})")
-    print("running the creditor_ingest DAG with Airflow's dag.test() ...")
-    dag_run = run_dag("creditor_ingest", demo, {"as_of": as_of.isoformat()})
-    state = str(dag_run.state)
-    print(f"DAG run {dag_run.run_id} finished: {state}")
+    states = [_first_day(demo, as_of)]
+    monday = handoff_monday(as_of)
+    print(f"\n=== {monday}, the Monday after the warnings' deadlines: the day's lifecycle, the court handoff")
+    states.append(_dag(demo, "case_lifecycle", monday, "the day's pass over the open cases"))
+    _show_the_day(demo, monday)
+    states.append(_dag(demo, "court_handoff", monday, "the week's approved cases to the court partner"))
+    _show_handoff(demo, monday)
+    _show_ledger(demo)
+    return 0 if set(states) == {"success"} else 1
+
+
+def _first_day(demo: Settings, as_of: date) -> str:
+    print(f"\n=== {as_of}: the creditors' files, the day's lifecycle, the bank's files")
+    state = _dag(demo, "creditor_ingest", as_of, "the creditors' files")
     for creditor, path, outcomes in receipt_summary(demo):
         taken = sum(outcomes[code] for code in TAKEN)
         detail = ", ".join(f"{code} {n}" for code, n in sorted(outcomes.items()))
         print(f"\n{creditor}/{RECEIPT_NAME.match(path.name)['file']}: "
               f"{sum(outcomes.values())} rows, {taken} taken, "
               f"{sum(outcomes.values()) - taken} not taken ({detail})\n  receipt: {path}")
-    print("\nrunning the case_lifecycle DAG (the day's pass over the open cases) ...")
-    day_run = run_dag("case_lifecycle", demo, {"as_of": as_of.isoformat()})
-    print(f"DAG run {day_run.run_id} finished: {day_run.state}")
+    day = _dag(demo, "case_lifecycle", as_of, "the day's pass over the open cases")
     _show_the_day(demo, as_of)
     drop_bank_files(demo, as_of)
-    print("\nrunning the payment_reconciliation DAG (the bank's camt.053 and BgMax files of the day) ...")
-    bank_run = run_dag("payment_reconciliation", demo, {"as_of": as_of.isoformat(), "close_day": True})
-    print(f"DAG run {bank_run.run_id} finished: {bank_run.state}")
+    bank = _dag(demo, "payment_reconciliation", as_of, "the bank's camt.053 and BgMax files of the day",
+                close_day=True)
     _show_reconciliation(demo, as_of)
+    _show_ledger(demo)
+    return "success" if {state, day, bank} == {"success"} else "failed"
+
+
+def _dag(demo: Settings, dag_id: str, day: date, what: str, **params) -> str:
+    """Run ``dag_id`` for the business date ``day`` with Airflow's dag.test(); its final state."""
+    from pipeline.airflow_runner import run_dag
+
+    print(f"\nrunning the {dag_id} DAG ({what}) ...")
+    dag_run = run_dag(dag_id, demo, {"as_of": day.isoformat(), **params})
+    print(f"DAG run {dag_run.run_id} finished: {dag_run.state}")
+    return str(dag_run.state)
+
+
+def _show_ledger(demo: Settings) -> None:
     from pipeline.ledger import open_ledger
     from pipeline.stats import format_stats, ledger_stats
 
@@ -242,7 +277,19 @@ def run_demo(settings: Settings, as_of: date | None = None) -> int:
     with engine.connect() as conn:
         print("\nledger:\n" + format_stats(ledger_stats(conn)))
     engine.dispose()
-    return 0 if {state, str(day_run.state), str(bank_run.state)} == {"success"} else 1
+
+
+def _show_handoff(demo: Settings, monday: date) -> None:
+    from pipeline.stages.handoff import iso_week
+
+    year, week = iso_week(monday).split("-W")
+    for handoff in sorted(demo.home.glob(f"partners/*/outbox/court_handoff_*_{year}W{week}.csv")):
+        with handoff.open(newline="", encoding="utf-8") as fh:
+            lines = list(csv.DictReader(fh))
+        cases = sorted({line["case_number"] for line in lines})
+        print(f"\ncourt handoff to {handoff.parent.parent.name}: {len(cases)} cases, {len(lines)} claims "
+              f"(case {', '.join(cases)}: inkasso case NUMBER shows it HANDED_OVER)\n  {handoff}\n"
+              f"  {handoff.with_suffix('.manifest.json')}")
 
 
 def _show_the_day(demo: Settings, as_of: date) -> None:
