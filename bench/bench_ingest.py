@@ -5,14 +5,16 @@ For N and 2N rows of the canonical layout (2 % bad rows) it times the ingest sta
 `pyarrow.csv.read_csv` of the same file; then one daily lifecycle run (`inkasso lifecycle`)
 over the claims taken, beside reading those claims from the ledger; then a camt.053 statement with a
 credit for every open case reconciled (`inkasso reconcile`), beside DuckDB joining the same payments and
-cases on the reference. It prints rows/s, peak RSS and each ratio to its limit.
+cases on the reference. Last, on a home of its own, a week of 100,000 eligible cases (ingested with
+national ids, approved for court by an instruction file, warned by the lifecycle) handed over by
+`inkasso handoff`, beside `pyarrow.csv.write_csv` writing the same lines. It prints rows/s, peak RSS and
+each ratio to its limit.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from sqlalchemy import text
 from pipeline import registry_text
 
 AS_OF = date(2026, 11, 26)
+HANDOFF_CASES = 100_000   # the week of the handoff row (issue 18), whatever --rows
 HEADER = ("invoice_number,invoice_date,due_date,amount,currency,debtor_id,debtor_type,debtor_name,"
           "debtor_address_line1,debtor_postcode,debtor_city,debtor_country,reminder_fees\n")
 REGISTRY = registry_text.registry([registry_text.creditor(
@@ -45,12 +48,17 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
                      f"Vej {debtor % 200},{1000 + debtor % 8000},By,DK,{rng.choice(['', '100.00'])}\n")
 
 
+PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
 def timed(command: list[str], env: dict) -> tuple[float, int]:
-    """Seconds and peak RSS (KiB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Seconds and peak RSS (KiB) of a child process, the peak taken by a wrapper of its own: each stage's,
+    not the largest of the children so far."""
     started = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    peak = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], env=env, check=True, capture_output=True,
+                          text=True).stdout
+    return time.perf_counter() - started, int(peak)
 
 
 def bench(rows: int) -> list[tuple]:
@@ -74,6 +82,53 @@ def bench(rows: int) -> list[tuple]:
         results.append(lifecycle(inkasso, env, work / "home"))
         results.append(reconciliation(inkasso, env, work))
         return results
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def handoff(cases: int = HANDOFF_CASES) -> tuple:
+    """A week of ``cases`` eligible cases (one claim each, a Danish consumer with a CPR number), taken by
+    `inkasso ingest`, approved for court by an instruction file and warned by `inkasso lifecycle`, then
+    handed over by `inkasso handoff` on the first Monday after the warnings' deadline; beside
+    `pyarrow.csv.write_csv` writing the lines of the handoff file (read back, the write timed alone)."""
+    work = Path(tempfile.mkdtemp(prefix="inkasso-bench-handoff-"))
+    try:
+        home = work / "home"
+        env = dict(os.environ, INKASSO_HOME=str(home))
+        env.pop("INKASSO_DATABASE_URL", None)
+        inkasso = str(Path(sys.executable).parent / "inkasso")
+        subprocess.run([inkasso, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+        (home / "inkasso.toml").write_text(REGISTRY)
+        (home / "rates.csv").write_text("country,valid_from,rate_pct,source\nDK,2026-07-01,1.60,bench\n")
+        inbox = home / "creditors" / "bench" / "inbox"
+        inbox.mkdir(parents=True, exist_ok=True)
+        with (inbox / "approved.csv").open("w", encoding="utf-8") as fh:
+            fh.write("invoice_number,invoice_date,due_date,amount,currency,debtor_id,debtor_type,debtor_name,"
+                     "debtor_national_id,debtor_address_line1,debtor_postcode,debtor_city,debtor_country\n")
+            for i in range(cases):
+                birthday = i % 13_440   # 28 days x 12 months x 40 years, then the serial: every CPR distinct
+                cpr = f"{1 + birthday % 28:02d}{1 + birthday // 28 % 12:02d}{60 + birthday // 336:02d}{i // 13_440:04d}"
+                fh.write(f"C-{i},2026-08-01,2026-09-01,{1000 + i % 90_000}.{i % 100:02d},DKK,P{i},consumer,"
+                         f"Debtor {i},{cpr},Vej {i % 200},{1000 + i % 8000},By,DK\n")
+        subprocess.run([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        (inbox / "instructions_court.csv").write_text("instruction,invoice_number,amount,date,note\n" + "".join(
+            f"APPROVE_COURT,C-{i},,{AS_OF},\n" for i in range(cases)))
+        for command in (["ingest"], ["lifecycle"]):
+            subprocess.run([inkasso, *command, "--as-of", AS_OF.isoformat()], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+        monday = AS_OF + timedelta(days=21 - AS_OF.weekday())
+        seconds, rss = timed([inkasso, "handoff", "--as-of", monday.isoformat()], env)
+        (written,) = (home / "partners" / "alektum" / "outbox").glob("court_handoff_*.csv")
+        write = ("import time, pyarrow as pa, pyarrow.csv as c; "
+                 f"path = {str(written)!r}; header = open(path, encoding='utf-8').readline().strip().split(','); "
+                 "t = c.read_csv(path, convert_options=c.ConvertOptions(column_types=dict.fromkeys(header, "
+                 "pa.string()))); started = time.perf_counter(); "
+                 f"c.write_csv(t, {str(work / 'written.csv')!r}); print(time.perf_counter() - started)")
+        limit = float(subprocess.run([sys.executable, "-c", write], env=env, check=True, capture_output=True,
+                                     text=True).stdout)
+        lines = sum(1 for _ in written.open(encoding="utf-8")) - 1
+        return "handoff", lines, seconds, rss, seconds / limit, "write_csv"
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -145,8 +200,12 @@ def main() -> None:
     print(f"{'stage':<12} {'rows':>9} {'seconds':>8} {'rows/s':>9} {'peak MiB':>9} {'× limit':>8}  limit")
     for n in (rows, 2 * rows):
         for label, count, seconds, rss, ratio, limit in bench(n):
-            print(f"{label:<12} {count:>9} {seconds:>8.1f} {count / seconds:>9.0f} {rss / 1024:>9.0f} {ratio:>8.1f}  "
-                  f"{limit}")
+            show(label, count, seconds, rss, ratio, limit)
+    show(*handoff())
+
+
+def show(label: str, count: int, seconds: float, rss: int, ratio: float, limit: str) -> None:
+    print(f"{label:<12} {count:>9} {seconds:>8.1f} {count / seconds:>9.0f} {rss / 1024:>9.0f} {ratio:>8.1f}  {limit}")
 
 
 if __name__ == "__main__":

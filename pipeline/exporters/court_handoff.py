@@ -9,6 +9,7 @@ formula injection; amounts are decimal strings in the case currency.
 from __future__ import annotations
 
 import json
+from datetime import date
 from collections.abc import Iterable
 from typing import BinaryIO
 
@@ -24,6 +25,7 @@ COLUMNS = ("case_number", "payment_reference", "creditor_name", "creditor_vat_id
            "currency", "inkassovarsel_date", "inkassovarsel_deadline", "creditor_approval_date", "documents", "notes")
 AMOUNTS = ("principal_original", "principal_outstanding", "interest_accrued", "reminder_fees", "collection_fees",
            "compensation_fee", "other_costs", "payments_received", "total_outstanding")
+AMOUNT_SET = frozenset(AMOUNTS)
 SCHEMA_VERSION = "1"
 
 
@@ -34,14 +36,18 @@ def file_stem(partner_id: str, iso_week: str) -> str:
 
 def write_court_handoff(sink: BinaryIO, lines: Iterable[dict]) -> None:
     """``lines``: dicts of the columns, amounts in minor units, dates as ``date``; streamed."""
-    write_csv(sink, COLUMNS, ([_cell(line, name) for name in COLUMNS] for line in lines), numeric=AMOUNTS)
+    write_csv(sink, COLUMNS, (_cells(line) for line in lines), numeric=AMOUNTS)
 
 
-def _cell(line: dict, name: str) -> str:
-    value = line[name]
-    if name in AMOUNTS:
-        return format_minor(value, line["currency"])
-    return "" if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)
+def _cells(line: dict) -> list[str]:
+    currency = line["currency"]
+    return [format_minor(line[name], currency) if name in AMOUNT_SET else _text(line[name]) for name in COLUMNS]
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else value.isoformat() if isinstance(value, date) else str(value)
 
 
 def manifest(batch_id: str, partner_id: str, iso_week: str, created_at: str, lines: Iterable[dict],

@@ -71,7 +71,8 @@ class HandoffFile:
 
 
 class HandoffManifest:
-    """Its manifest, delivered after it: counts, totals, and the SHA-256 of the CSV as rendered."""
+    """Its manifest, delivered after it: counts, totals, and the SHA-256 of the CSV as delivered (recorded with
+    its delivery; rendered again only when a run stopped between putting the CSV and recording it)."""
 
     kind = "handoff_manifest"
 
@@ -83,11 +84,14 @@ class HandoffManifest:
 
     def render(self, conn: Connection, export, sink: BinaryIO) -> None:
         partner_id, week = export.natural_key.split(":")
-        rendered = io.BytesIO()
-        write_court_handoff(rendered, _lines(conn, export.natural_key))
+        lines = _lines(conn, export.natural_key)
+        csv_sha256 = repo.export_owed(conn, HandoffFile.kind, export.natural_key).sha256
+        if csv_sha256 is None:
+            rendered = io.BytesIO()
+            write_court_handoff(rendered, lines)
+            csv_sha256 = hashlib.sha256(rendered.getvalue()).hexdigest()
         created = datetime.combine(monday(week), time(6), COPENHAGEN).isoformat()
-        sink.write(manifest(export.natural_key, partner_id, week, created, _lines(conn, export.natural_key),
-                            hashlib.sha256(rendered.getvalue()).hexdigest()))
+        sink.write(manifest(export.natural_key, partner_id, week, created, lines, csv_sha256))
 
 
 class HandoffReport:
