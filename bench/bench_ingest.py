@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -29,6 +29,7 @@ from pipeline import registry_text
 
 AS_OF = date(2026, 11, 26)
 HANDOFF_CASES = 100_000   # the week of the handoff row (issue 18), whatever --rows
+SETTLEMENT_ALLOCATIONS, SETTLEMENT_CREDITORS = 1_000_000, 1_000   # the settlement row's week (issue 19)
 HEADER = ("invoice_number,invoice_date,due_date,amount,currency,debtor_id,debtor_type,debtor_name,"
           "debtor_address_line1,debtor_postcode,debtor_city,debtor_country,reminder_fees\n")
 REGISTRY = registry_text.registry([registry_text.creditor(
@@ -120,17 +121,91 @@ def handoff(cases: int = HANDOFF_CASES) -> tuple:
         monday = AS_OF + timedelta(days=21 - AS_OF.weekday())
         seconds, rss = timed([inkasso, "handoff", "--as-of", monday.isoformat()], env)
         (written,) = (home / "partners" / "alektum" / "outbox").glob("court_handoff_*.csv")
-        write = ("import time, pyarrow as pa, pyarrow.csv as c; "
-                 f"path = {str(written)!r}; header = open(path, encoding='utf-8').readline().strip().split(','); "
-                 "t = c.read_csv(path, convert_options=c.ConvertOptions(column_types=dict.fromkeys(header, "
-                 "pa.string()))); started = time.perf_counter(); "
-                 f"c.write_csv(t, {str(work / 'written.csv')!r}); print(time.perf_counter() - started)")
-        limit = float(subprocess.run([sys.executable, "-c", write], env=env, check=True, capture_output=True,
-                                     text=True).stdout)
+        limit = _write_csv_seconds(written, work / "written.csv", env)
         lines = sum(1 for _ in written.open(encoding="utf-8")) - 1
         return "handoff", lines, seconds, rss, seconds / limit, "write_csv"
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def settlement(allocations: int = SETTLEMENT_ALLOCATIONS, creditors: int = SETTLEMENT_CREDITORS) -> tuple:
+    """A week of ``allocations`` payments' allocations (each a principal and an interest posting) on 100 cases
+    of each of ``creditors`` creditors, written straight into a fresh ledger in bulk (reconciling a million
+    payments is the reconcile row's work), settled by `inkasso settle` (lines, summary, pain.001 and a
+    statement per creditor); beside `pyarrow.csv.write_csv` writing the lines file's lines (the write alone)."""
+    work = Path(tempfile.mkdtemp(prefix="inkasso-bench-settle-"))
+    try:
+        home = work / "home"
+        env = dict(os.environ, INKASSO_HOME=str(home))
+        env.pop("INKASSO_DATABASE_URL", None)
+        inkasso = str(Path(sys.executable).parent / "inkasso")
+        subprocess.run([inkasso, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+        (home / "inkasso.toml").write_text(registry_text.registry(
+            [registry_text.creditor(f"c{n:04d}", f"Creditor {n} ApS", "DK13585628", "DK", "Vej 1, 2100 København Ø",
+                                    "DKK", "DK5000400440116243", "NDEADKKK") for n in range(creditors)],
+            settle_seconds=0, title="# the settlement bench's home"))
+        _settlement_ledger(home, allocations, creditors)
+        seconds, rss = timed([inkasso, "settle", "--as-of", (AS_OF + timedelta(days=5)).isoformat()], env)
+        (written,) = (home / "finance" / "outbox").glob("settlement_lines_*.csv")
+        limit = _write_csv_seconds(written, work / "written.csv", env)
+        return "settlement", allocations, seconds, rss, seconds / limit, "write_csv"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _settlement_ledger(home: Path, allocations: int, creditors: int) -> None:
+    """The bench's ledger: cases, claims and payments of ``creditors`` creditors, booked on AS_OF."""
+    from pipeline.config import Settings
+    from pipeline.ledger import open_ledger
+    from pipeline.ledger.repository import case_number_for, insert_rows, sync_creditors
+    from pipeline.ledger.schema import cases, debtors, ingested_files, invoices, payments, postings
+
+    settings = Settings(home, f"sqlite:///{home / 'inkasso.db'}")
+    engine = open_ledger(settings)
+    count = creditors * 100
+    ids = list(range(1, count + 1))
+    with engine.begin() as conn:
+        sync_creditors(conn, settings.load_registry())
+        conn.execute(ingested_files.insert().values(id=1, party_kind="creditor", party_id="c0000", sha256="0" * 64,
+                                                    file_name="bench.csv", size_bytes=0, kind="invoice_csv",
+                                                    status="PROCESSED", received_at=datetime(2026, 11, 1),
+                                                    as_of=AS_OF, run_id="bench"))
+        owner = [f"c{(n - 1) // 100:04d}" for n in ids]
+        insert_rows(conn, debtors, id=ids, creditor_id=owner, debtor_ref=[f"D{n}" for n in ids],
+                    debtor_type="consumer", name=[f"Debtor {n}" for n in ids], address_line1="Vej 1", postcode="2100",
+                    city="København", country="DK")
+        insert_rows(conn, cases, id=ids, case_number=[case_number_for(n) for n in ids],
+                    payment_reference=[f"{n:015d}" for n in ids], creditor_id=owner, debtor_id=ids, currency="DKK",
+                    country="DK", status="OPEN", opened_on=AS_OF - timedelta(days=30), file_id=1)
+        insert_rows(conn, invoices, id=ids, creditor_id=owner, invoice_number=[f"INV-{n}" for n in ids],
+                    document_type="invoice", case_id=ids, debtor_id=ids, invoice_date=AS_OF - timedelta(days=90),
+                    due_date=AS_OF - timedelta(days=60), amount_minor=100_000_000, currency="DKK", reminders_sent=0,
+                    reminder_fees_minor=0, below_minimum=False, content_sha="0" * 64, file_id=1,
+                    line=[n + 1 for n in ids])
+        paid = list(range(1, allocations + 1))
+        insert_rows(conn, payments, id=paid, scheme="iso20022", account="DK5000400440116243",
+                    bank_key=[f"B{n}" for n in paid], source="camt.053",
+                    amount_minor=[10_000 + n % 500 + n % 8_500 for n in paid],
+                    currency="DKK", value_date=AS_OF, booking_date=AS_OF, reference="", remittance_text="",
+                    payer_name="Payer", payer_address="", payer_id="", reversal=False, position="", file_id=1,
+                    run_id="bench", judged_on=AS_OF, rule="REFERENCE", case_id=[1 + n % count for n in paid])
+        claim = [1 + n % count for n in paid]
+        for settles, share in (("interest", lambda n: 1_000 + n % 500), ("principal", lambda n: 9_000 + n % 8_500)):
+            insert_rows(conn, postings, case_id=claim, invoice_id=claim, kind="payment",
+                        amount_minor=[-share(n) for n in paid], currency="DKK", booked_on=AS_OF, value_date=AS_OF,
+                        settles=settles, payment_id=paid, run_id="bench")
+    engine.dispose()
+
+
+def _write_csv_seconds(written: Path, copy: Path, env: dict) -> float:
+    """Seconds `pyarrow.csv.write_csv` takes to write the lines of ``written`` (read back as text first)."""
+    write = ("import time, pyarrow as pa, pyarrow.csv as c; "
+             f"path = {str(written)!r}; header = open(path, encoding='utf-8').readline().strip().split(','); "
+             "t = c.read_csv(path, convert_options=c.ConvertOptions(column_types=dict.fromkeys(header, "
+             "pa.string()))); started = time.perf_counter(); "
+             f"c.write_csv(t, {str(copy)!r}); print(time.perf_counter() - started)")
+    return float(subprocess.run([sys.executable, "-c", write], env=env, check=True, capture_output=True,
+                                text=True).stdout)
 
 
 def lifecycle(inkasso: str, env: dict, home: Path) -> tuple:
@@ -202,6 +277,7 @@ def main() -> None:
         for label, count, seconds, rss, ratio, limit in bench(n):
             show(label, count, seconds, rss, ratio, limit)
     show(*handoff())
+    show(*settlement())
 
 
 def show(label: str, count: int, seconds: float, rss: int, ratio: float, limit: str) -> None:

@@ -141,6 +141,22 @@ def _handoff(settings: Settings, args) -> int:
     return 0
 
 
+def _settle(settings: Settings, args) -> int:
+    from pipeline.stages import settle
+
+    result = settle.run(settings, args.as_of, runs.command_run_id("settle"), args.period)
+    if result["settled_before"]:
+        print(f"{result['period']} was settled before; its files are out")
+    else:
+        print(f"{result['period']}: {result['settlements']} settlements, {result['lines']} lines, "
+              f"{result['payouts']} payouts")
+    for currency, totals in result["totals"].items():
+        print(f"  {currency}: " + ", ".join(f"{name} {amount}" for name, amount in totals.items()))
+    for name in result["files"]:
+        print(f"  {name}")
+    return 0
+
+
 def _week(text: str) -> str:
     try:
         year, number = text.split("-W")
@@ -208,6 +224,10 @@ COMMANDS = (
     ), stage=True),
     Command("handoff", "the weekly court handoff: approved cases to the partner, once", _handoff, (
         argument("--week", type=_week, metavar="YYYY-Www", help="a past week (default: the week of --as-of)"),
+    ), stage=True),
+    Command("settle", "the weekly settlement: commission, VAT, payouts (pain.001), once per creditor", _settle, (
+        argument("--period", type=_week, metavar="YYYY-Www",
+                 help="the week to settle (default: the ISO week before --as-of)"),
     ), stage=True),
     Command("case", "one case as operations sees it (formats.md §4)", _case, (
         argument("number", metavar="NUMBER", help="the case number, e.g. 10000001"),

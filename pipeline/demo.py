@@ -3,7 +3,8 @@
 On the business date the files are ingested, the day's lifecycle sends the first letters (fees, status
 files) and the bank's files of the day (a camt.053 statement and a BgMax file) are reconciled: one case
 paid in full, two part-paid, two payments parked. On the first Monday after the Danish warnings' deadlines
-that day's lifecycle runs and then the week's court handoff takes the case its creditor approved.
+that day's lifecycle runs and then the week's court handoff takes the case its creditor approved; on the
+Tuesday the week before is settled with every creditor: lines, summary, payouts and statements.
 
 The files are written relative to the business date, so the outcomes are the same
 whichever day the demo runs: a Danish creditor exporting `;`-separated Windows-1252
@@ -223,7 +224,8 @@ def handoff_monday(as_of: date) -> date:
 def run_demo(settings: Settings, as_of: date | None = None) -> int:
     """Build the demo home and play its days through the real DAGs, printing what they did: on ``as_of`` the
     creditors' files, the day's lifecycle and the bank's files; on the Monday after the warnings expired,
-    that day's lifecycle and the week's court handoff of the case its creditor approved."""
+    that day's lifecycle and the week's court handoff of the case its creditor approved; on the Tuesday, the
+    settlement."""
     as_of = as_of or today()
     demo = prepare_demo_home(settings.home, as_of)
     if os.environ.get("INKASSO_DATABASE_URL"):
@@ -236,6 +238,10 @@ def run_demo(settings: Settings, as_of: date | None = None) -> int:
     _show_the_day(demo, monday)
     states.append(_dag(demo, "court_handoff", monday, "the week's approved cases to the court partner"))
     _show_handoff(demo, monday)
+    tuesday = monday + timedelta(days=1)
+    print(f"\n=== {tuesday}: the settlement of the week before with every creditor")
+    states.append(_dag(demo, "settlement", tuesday, "commission, VAT, payouts and statements"))
+    _show_settlement(demo, tuesday)
     _show_ledger(demo)
     return 0 if set(states) == {"success"} else 1
 
@@ -277,6 +283,24 @@ def _show_ledger(demo: Settings) -> None:
     with engine.connect() as conn:
         print("\nledger:\n" + format_stats(ledger_stats(conn)))
     engine.dispose()
+
+
+def _show_settlement(demo: Settings, tuesday: date) -> None:
+    from pipeline.stages.settle import default_period
+
+    period = default_period(tuesday)
+    summary = demo.home / "finance" / "outbox" / f"settlement_summary_{period}.csv"
+    if summary.exists():
+        with summary.open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                print(f"settlement {row['settlement_id']} {row['creditor_id']}: collected "
+                      f"{row['collected_principal']} principal, {row['collected_interest']} interest, "
+                      f"{row['collected_fees']} fees; commission {row['commission']}, VAT {row['vat']}, fees due "
+                      f"{row['fees_due']}; net {row['net_payout']} {row['currency']}")
+        print(f"  {summary}\n  {summary.with_name(f'settlement_lines_{period}.csv')} (and .parquet)\n"
+              f"  {summary.with_name(f'payouts_{period}.xml')}  (pain.001)")
+    for statement in sorted(demo.home.glob(f"creditors/*/outbox/statement_*_{period}.pdf")):
+        print(f"  {statement}")
 
 
 def _show_handoff(demo: Settings, monday: date) -> None:

@@ -72,15 +72,21 @@ TEXT = {
 ROWS = ("principal", "interest", "reminder_fees", "collection_fees", "compensation")
 
 
-def write_letters_pdf(sink: BinaryIO, day: date, letters: Iterable) -> None:
-    """``letters``: the rows of the day's letters with their ``case_number``, in order."""
+def new_pdf(title: str, day: date) -> FPDF:
+    """An A4 document with the DejaVu fonts embedded, dated ``day`` (never the clock: same bytes every time)."""
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_creation_date(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
     pdf.set_creator("inkasso-pipeline")
     pdf.set_producer("inkasso-pipeline")
-    pdf.set_title(f"letters {day.isoformat()}")
+    pdf.set_title(title)
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    return pdf
+
+
+def write_letters_pdf(sink: BinaryIO, day: date, letters: Iterable) -> None:
+    """``letters``: the rows of the day's letters with their ``case_number``, in order."""
+    pdf = new_pdf(f"letters {day.isoformat()}", day)
     page = Page(pdf)
     for letter in letters:
         _letter(page, letter)
@@ -219,14 +225,14 @@ def _amounts(page: Page, letter, text: dict) -> None:
 
 def _amount_line(page: Page, label: str, minor: int, letter) -> None:
     page.write(label, 6)
-    page.line(f"{_money(minor, letter.currency, letter.language)} {letter.currency}", 6, right=180)
+    page.line(f"{money_text(minor, letter.currency, letter.language)} {letter.currency}", 6, right=180)
 
 
 def _date(day: date, language: str) -> str:
     return day.strftime("%d.%m.%Y") if language == "da" else day.isoformat()
 
 
-def _money(minor: int, currency: str, language: str) -> str:
+def money_text(minor: int, currency: str, language: str) -> str:
     """1.234,50 (Danish) or 1 234,50 (Swedish)."""
     whole, _, fraction = format_minor(abs(minor), currency).partition(".")
     groups = f"{int(whole):,}".replace(",", "." if language == "da" else "\u00a0")

@@ -283,6 +283,59 @@ handoff_refusals = Table(
     Column("reasons", Text, nullable=False),              # |-separated, rules/court_eligibility.REASONS
 )
 
+settlement_weeks = Table(
+    "settlement_weeks", metadata,                         # a week was settled: once, for every creditor
+    Column("period", String(8), primary_key=True),        # 2026-W49
+    Column("run_id", Text, nullable=False),
+)
+
+settlements = Table(
+    "settlements", metadata,                              # one creditor's week in one currency
+    Column("id", Integer, primary_key=True),
+    Column("settlement_id", String(35), nullable=False, unique=True),   # the payout's end-to-end id
+    Column("period", String(8), nullable=False),
+    Column("creditor_id", ForeignKey("creditors.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("terms", Text, nullable=False),                # JSON: the fee plan as applied (rules/settlement.Terms)
+    Column("parties", Text, nullable=False),              # JSON: the creditor and the agency as settled with
+    Column("carried_in", BigInteger, nullable=False),     # a negative net of an earlier week, carried
+    Column("net_payout", BigInteger, nullable=False),
+    Column("outcome", String(10), nullable=False),        # PAYOUT, CARRIED, INVOICED, NIL
+    Column("run_id", Text, nullable=False),
+    UniqueConstraint("creditor_id", "currency", "period"),
+)
+
+settlement_lines = Table(
+    "settlement_lines", metadata,                         # the lines as settled: the files render from them
+    Column("settlement_id", ForeignKey("settlements.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("invoice_id", ForeignKey("invoices.id")),
+    Column("payment_id", ForeignKey("payments.id")),
+    Column("payment_date", Date, nullable=False),
+    Column("source", String(8), nullable=False),          # bank, partner, direct, fee
+    Column("allocated_principal", BigInteger, nullable=False),
+    Column("allocated_interest", BigInteger, nullable=False),
+    Column("allocated_fees", BigInteger, nullable=False),
+    Column("allocated_costs", BigInteger, nullable=False),
+    Column("creditor_share", BigInteger, nullable=False),
+    Column("agency_share", BigInteger, nullable=False),
+    Column("commission_rate", String(12), nullable=False),  # percent, as a decimal string
+    Column("commission_base", BigInteger, nullable=False),
+    Column("commission", BigInteger, nullable=False),
+    Column("vat_rate", String(12), nullable=False),
+    Column("vat", BigInteger, nullable=False),
+    Column("partner_commission", BigInteger, nullable=False),
+    Column("fees_due", BigInteger, nullable=False),
+    Column("net_to_creditor", BigInteger, nullable=False),
+)
+
+settled_postings = Table(
+    "settled_postings", metadata,                         # every posting a settlement took: each once
+    Column("posting_id", ForeignKey("postings.id"), primary_key=True),
+    Column("settlement_id", ForeignKey("settlements.id"), nullable=False),
+)
+
 lifecycle_runs = Table(
     "lifecycle_runs", metadata,
     Column("creditor_id", ForeignKey("creditors.id"), primary_key=True),

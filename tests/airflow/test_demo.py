@@ -6,7 +6,7 @@ import re
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,7 @@ def test_demo_runs_the_dag_and_its_summary_matches_the_receipts(tmp_path):
 
     # the day's lifecycle: a first letter to each of the seven cases, a status file for each creditor
     as_of = date.fromisoformat(re.search(r"business date (\S+)\)", result.stdout)[1])
-    assert result.stdout.count("finished: success") == 5
+    assert result.stdout.count("finished: success") == 6
     assert "letters of the day: 7 (INKASSOKRAV 3, INKASSOVARSEL 4)" in result.stdout
     letters = home / "letters" / "outbox" / f"letters_{as_of}.csv"
     assert [len(read_receipt(p)) for p in sorted(home.glob(f"creditors/*/outbox/status_{as_of}.csv"))] == [1, 1, 2, 3]
@@ -89,3 +89,21 @@ def test_demo_runs_the_dag_and_its_summary_matches_the_receipts(tmp_path):
     case = json.loads(shown_case.stdout)
     assert (case["status"], case["closed_on"], case["balance"]["total"]) == (
         "HANDED_OVER", str(monday), handoff["total_outstanding"])
+
+    # the Tuesday: everything collected so far settled, one payout per creditor, a statement each
+    tuesday = monday + timedelta(days=1)
+    before = (tuesday - timedelta(days=7)).isocalendar()
+    period = f"{before.year}-W{before.week:02d}"
+    summary = read_receipt(home / "finance" / "outbox" / f"settlement_summary_{period}.csv")
+    settled = [(row["creditor_id"], row["currency"]) for row in summary]   # whose cases the bank paid varies
+    assert {("nordlys", "DKK"), ("svea", "SEK")} <= set(settled) and len(settled) in (3, 4)
+    payout = (home / "finance" / "outbox" / f"payouts_{period}.xml").read_text(encoding="utf-8")
+    assert payout.count("<CdtTrfTxInf>") == len(settled) and f"<Dt>{tuesday}</Dt>" in payout
+    assert all(f"<EndToEndId>{row['settlement_id']}</EndToEndId>" in payout for row in summary)
+    lines = read_receipt(home / "finance" / "outbox" / f"settlement_lines_{period}.csv")
+    collected = {currency: sum(int((line[name]).replace(".", "")) for line in lines if line["currency"] == currency
+                               for name in ("allocated_principal", "allocated_interest", "allocated_fees"))
+                 for currency in ("DKK", "SEK")}
+    assert collected == {"DKK": allocated["DKK"] + 100000, "SEK": allocated["SEK"]}   # the bank's, and 1,000.00 direct
+    assert sorted(p.name for p in home.glob(f"creditors/*/outbox/statement_*_{period}.pdf")) == [
+        f"statement_{creditor}_{period}.pdf" for creditor, _ in settled]

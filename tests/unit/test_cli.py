@@ -77,10 +77,10 @@ def test_an_unknown_creditor_is_a_usage_error_and_a_missing_case_a_failure(tmp_p
 def test_the_command_line_is_a_table_and_every_stage_takes_the_business_date():
     from pipeline.cli import COMMANDS, _parser
 
-    assert [c.name for c in COMMANDS] == ["init", "ingest", "lifecycle", "reconcile", "suspense", "handoff", "case",
-                                          "stats", "demo"]
+    assert [c.name for c in COMMANDS] == ["init", "ingest", "lifecycle", "reconcile", "suspense", "handoff", "settle",
+                                          "case", "stats", "demo"]
     stages = [c.name for c in COMMANDS if c.stage]
-    assert stages == ["ingest", "lifecycle", "reconcile", "suspense", "handoff"]
+    assert stages == ["ingest", "lifecycle", "reconcile", "suspense", "handoff", "settle"]
     parser = _parser()
     for name in stages:
         first = [name, "list"] if name == "suspense" else [name]
