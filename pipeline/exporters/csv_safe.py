@@ -11,6 +11,9 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import BinaryIO
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -29,3 +32,29 @@ def write_csv(sink: BinaryIO, header: Sequence[str], rows: Iterable[Sequence], n
                          for i, value in enumerate(row)])
     text.flush()
     text.detach()
+
+
+def write_csv_columns(sink: BinaryIO, columns: dict[str, pa.Array], numeric: Iterable[str] = ()) -> None:
+    """The same bytes as `write_csv` from whole columns of strings (nulls written empty), in Arrow compute:
+    a million lines are a handful of vectorised passes, not a million rows of Python."""
+    numeric = set(numeric)
+    cells = []
+    for name, column in columns.items():
+        column = pc.fill_null(column.cast(pa.string()), "")
+        if name not in numeric:
+            column = pc.if_else(pc.match_substring_regex(column, "^[=+\\-@\\t\\r]"),
+                                pc.binary_join_element_wise("'", column, ""), column)
+        cells.append(_quoted(column))
+    sink.write(",".join(_quoted(pa.array([name])).to_pylist()[0] for name in columns).encode("utf-8") + b"\r\n")
+    if cells and len(cells[0]):
+        lines = pc.binary_join_element_wise(*cells, ",")
+        sink.write("\r\n".join(lines.to_pylist()).encode("utf-8"))
+        sink.write(b"\r\n")
+
+
+def _quoted(column: pa.Array) -> pa.Array:
+    """RFC 4180 as Python's csv module writes it: a cell with a comma, a quote or a line break is quoted and
+    its quotes doubled."""
+    needs = pc.match_substring_regex(column, '[,"\\r\\n]')
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(column, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, column)

@@ -72,16 +72,23 @@ TEXT = {
 ROWS = ("principal", "interest", "reminder_fees", "collection_fees", "compensation")
 
 
-def new_pdf(title: str, day: date) -> FPDF:
-    """An A4 document with the DejaVu fonts embedded, dated ``day`` (never the clock: same bytes every time)."""
+def new_pdf(title: str, day: date, with_dejavu: bool = True) -> FPDF:
+    """An A4 document dated ``day`` (never the clock: same bytes every time), with the DejaVu fonts embedded
+    unless told otherwise."""
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_creation_date(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
     pdf.set_creator("inkasso-pipeline")
     pdf.set_producer("inkasso-pipeline")
     pdf.set_title(title)
+    if with_dejavu:
+        embed_fonts(pdf)
+    return pdf
+
+
+def embed_fonts(pdf: FPDF) -> None:
+    """DejaVu Sans, regular and bold: every Nordic letter and far beyond."""
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-    return pdf
 
 
 def write_letters_pdf(sink: BinaryIO, day: date, letters: Iterable) -> None:
@@ -102,16 +109,17 @@ class Page:
 
     TOP, BOTTOM, LEFT, WIDTH = 20.0, 277.0, 20.0, 170.0
 
-    def __init__(self, pdf: FPDF):
+    def __init__(self, pdf: FPDF, family: str = "DejaVu"):
         self.pdf = pdf
+        self.family = family
         self.y = self.TOP
-        self.widths: dict[tuple[str, float, str], float] = {}
+        self.widths: dict[tuple[str, str, float, str], float] = {}
 
     def new_letter(self) -> None:
         self.pdf.add_page()
 
-    def font(self, size: float, bold: bool = False) -> None:
-        self.pdf.set_font("DejaVu", "B" if bold else "", size)
+    def font(self, size: float, bold: bool = False, family: str | None = None) -> None:
+        self.pdf.set_font(family or self.family, "B" if bold else "", size)
 
     def at(self, y: float) -> None:
         self.y = y
@@ -152,7 +160,7 @@ class Page:
         return lines
 
     def width(self, text: str) -> float:
-        key = (self.pdf.font_style, self.pdf.font_size_pt, text)
+        key = (self.pdf.font_family, self.pdf.font_style, self.pdf.font_size_pt, text)
         if key not in self.widths:
             if len(self.widths) > 100_000:
                 self.widths.clear()  # names, references and amounts differ letter by letter

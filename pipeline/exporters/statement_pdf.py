@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import BinaryIO
 
-from pipeline.exporters.letters_pdf import FONTS, Page, money_text, new_pdf
+import pandas as pd
+
+from pipeline.exporters.letters_pdf import FONTS, Page, embed_fonts, money_text, new_pdf
 
 TEXT = {
     "da": dict(title="Afregning", period="Periode", issued="Udstedt", number="Afregningsnr.", vat_id="CVR/moms",
@@ -23,10 +25,12 @@ TEXT = {
                vat="Moms", net="Til jer", sources=dict(bank="bank", partner="partner", direct="direkte", fee="gebyr"),
                principal="Indbetalt hovedstol", interest="Renter og gebyrer indbetalt", share="Jeres andel",
                commission_total="Salær ekskl. moms", fees_due="Gebyrer ekskl. moms", vat_total="Moms {rate} %",
-               carried_in="Overført fra tidligere uger", net_total="Netto", partner="Heraf beholdt af partner",
+               carried_in="Overført fra tidligere uger", net_total="Netto",
+               partner="Til orientering: retspartneren beholdt {amount} af de indbetalinger, den opkrævede.",
+               reverse_charge="Omvendt betalingspligt: køber afregner momsen (momssystemdirektivet art. 196).",
                PAYOUT="Beløbet udbetales til {iban} den {day}.",
                CARRIED="Beløbet overføres til næste uges afregning.",
-               INVOICED="Beløbet betales til {agency_iban} med afregningsnummeret som reference.",
+               INVOICED="Beløbet betales til {agency_iban} senest den {due} med afregningsnummeret som reference.",
                NIL="Intet at udbetale.",
                receipt="Denne afregning er jeres momskvittering for salær og gebyrer."),
     "sv": dict(title="Redovisning", period="Period", issued="Utfärdad", number="Redovisningsnr", vat_id="Momsreg.nr",
@@ -35,10 +39,13 @@ TEXT = {
                sources=dict(bank="bank", partner="partner", direct="direkt", fee="avgift"),
                principal="Inbetalt kapitalbelopp", interest="Ränta och avgifter inbetalda", share="Er andel",
                commission_total="Provision exkl. moms", fees_due="Avgifter exkl. moms", vat_total="Moms {rate} %",
-               carried_in="Överfört från tidigare veckor", net_total="Netto", partner="Varav behållet av partner",
+               carried_in="Överfört från tidigare veckor", net_total="Netto",
+               partner="För kännedom: domstolspartnern behöll {amount} av de betalningar den drev in.",
+               reverse_charge="Omvänd betalningsskyldighet: köparen redovisar momsen (mervärdesskattedirektivet "
+                              "art. 196).",
                PAYOUT="Beloppet betalas ut till {iban} den {day}.",
                CARRIED="Beloppet förs över till nästa veckas redovisning.",
-               INVOICED="Beloppet betalas till {agency_iban} med redovisningsnumret som referens.",
+               INVOICED="Beloppet betalas till {agency_iban} senast den {due} med redovisningsnumret som referens.",
                NIL="Inget att betala ut.",
                receipt="Denna redovisning är ert momskvitto för provision och avgifter."),
     "en": dict(title="Settlement statement", period="Period", issued="Issued", number="Settlement no.",
@@ -47,14 +54,17 @@ TEXT = {
                sources=dict(bank="bank", partner="partner", direct="direct", fee="fee"),
                principal="Principal collected", interest="Interest and fees collected", share="Your share",
                commission_total="Commission excl. VAT", fees_due="Fees excl. VAT", vat_total="VAT {rate} %",
-               carried_in="Carried from earlier weeks", net_total="Net", partner="Of which kept by the partner",
+               carried_in="Carried from earlier weeks", net_total="Net",
+               partner="For your information: the court partner kept {amount} of the payments it collected.",
+               reverse_charge="Reverse charge: the customer accounts for the VAT (VAT Directive art. 196).",
                PAYOUT="Paid to {iban} on {day}.", CARRIED="Carried to next week's settlement.",
-               INVOICED="To be paid to {agency_iban} with the settlement number as reference.",
+               INVOICED="To be paid to {agency_iban} by {due} with the settlement number as reference.",
                NIL="Nothing to pay.", receipt="This statement is your VAT receipt for our commission and fees."),
 }
 LANGUAGE = {"DK": "da", "SE": "sv"}
-TABLE = (("case", -10), ("claim", -16), ("date", -10), ("source", -8), ("collected", 13), ("commission", 11),
+TABLE = (("case", -10), ("claim", -20), ("date", -10), ("source", -8), ("collected", 13), ("commission", 11),
          ("vat", 10), ("net", 13))   # (heading, width in characters; negative: left-aligned) of the payment table
+INVOICE_DAYS = 8                     # an invoiced net is due this many days after the statement
 
 
 @dataclass(frozen=True)
@@ -66,17 +76,25 @@ class Party:
 
 
 def write_statement(sink: BinaryIO, period: str, issued_on: date, country: str, agency: Party, creditor: Party,
-                    settlements: Sequence[dict], lines: Sequence[dict]) -> None:
-    """``settlements``: the creditor's summary rows of the week (one per currency); ``lines``: its lines."""
+                    settlements: Sequence[dict], lines: pd.DataFrame) -> None:
+    """``settlements``: the creditor's summary rows of the week (one per currency, each with its ``terms``);
+    ``lines``: a frame of its lines."""
+    lines = lines.assign(payment_date=lines["payment_date"].dt.strftime("%Y-%m-%d")).to_dict("records")
     language = LANGUAGE.get(country, "en")
     text = TEXT[language]
-    pdf = new_pdf(f"{text['title']} {period}", issued_on)
-    pdf.add_font("DejaVuMono", "", str(FONTS / "DejaVuSansMono.ttf"))
-    page = Page(pdf)
+    pdf = new_pdf(f"{text['title']} {period}", issued_on, with_dejavu=False)
+    shown = [*vars(agency).values(), *vars(creditor).values(),
+             *(str(line[name] or "") for line in lines for name in ("case_number", "invoice_number"))]
+    if _latin1(shown):
+        page, mono = Page(pdf, family="Helvetica"), "Courier"
+    else:   # a name or number beyond Latin-1: the embedded fonts, slower to load but with every letter
+        embed_fonts(pdf)
+        pdf.add_font("DejaVuMono", "", str(FONTS / "DejaVuSansMono.ttf"))
+        page, mono = Page(pdf), "DejaVuMono"
     page.new_letter()
     _parties(page, text, agency, creditor)
     for settlement in settlements:
-        _section(page, language, period, issued_on, settlement,
+        _section(page, mono, language, period, issued_on, settlement,
                  [line for line in lines if line["settlement_id"] == settlement["settlement_id"]], agency, creditor)
     page.font(9)
     page.paragraph(text["receipt"])
@@ -96,8 +114,8 @@ def _parties(page: Page, text: dict, agency: Party, creditor: Party) -> None:
         page.line(line, 5.5)
 
 
-def _section(page: Page, language: str, period: str, issued_on: date, settlement: dict, lines: Sequence[dict],
-             agency: Party, creditor: Party) -> None:
+def _section(page: Page, mono: str, language: str, period: str, issued_on: date, settlement: dict,
+             lines: Sequence[dict], agency: Party, creditor: Party) -> None:
     text = TEXT[language]
     currency = settlement["currency"]
     money = lambda minor: money_text(minor, currency, language)  # noqa: E731
@@ -110,7 +128,7 @@ def _section(page: Page, language: str, period: str, issued_on: date, settlement
         page.write(label, 5)
         page.line(value, 5, x=60)
     page.at(page.y + 3)
-    page.pdf.set_font("DejaVuMono", "", 8)
+    page.font(7.5, family=mono)
     page.line(_row([text[name] for name, _ in TABLE]), 4.5)
     for line in lines:
         collected = sum(line[name] for name in ("allocated_principal", "allocated_interest", "allocated_fees",
@@ -121,16 +139,14 @@ def _section(page: Page, language: str, period: str, issued_on: date, settlement
                                                        line["net_to_creditor"]))]), 4.5)
     page.at(page.y + 3)
     page.font(9)
-    rate = lines[0]["vat_rate"] if lines else ""
+    vat_rate = settlement["terms"].vat_rate_pct
+    rate = format(vat_rate.normalize(), "f")
     totals = [(text["principal"], settlement["collected_principal"]),
               (text["interest"], settlement["collected_interest"] + settlement["collected_fees"]),
               (text["share"], settlement["creditor_share"]),
               (text["commission_total"], -settlement["commission"]),
               (text["fees_due"], -settlement["fees_due"]),
               (text["vat_total"].format(rate=rate), -settlement["vat"])]
-    kept = sum(line["partner_commission"] for line in lines)
-    if kept:
-        totals.append((text["partner"], kept))
     if settlement["carried_in"]:
         totals.append((text["carried_in"], settlement["carried_in"]))
     for label, amount in totals:
@@ -141,10 +157,27 @@ def _section(page: Page, language: str, period: str, issued_on: date, settlement
     page.line(f"{money(settlement['net_payout'])} {currency}", 6, right=190)
     page.font(9)
     page.paragraph(text[settlement["outcome"]].format(iban=creditor.iban, day=issued_on.isoformat(),
-                                                      agency_iban=agency.iban))
+                                                      agency_iban=agency.iban,
+                                                      due=(issued_on + timedelta(days=INVOICE_DAYS)).isoformat()))
+    if not vat_rate:
+        page.paragraph(text["reverse_charge"])
+    kept = sum(line["partner_commission"] for line in lines)
+    if kept:
+        page.paragraph(text["partner"].format(amount=f"{money(kept)} {currency}"))
 
 
 def _row(cells: Sequence[str]) -> str:
     """One line of the table in the monospaced font: one text call a payment, whatever its number of columns."""
+    texts = ("" if cell is None else str(cell) for cell in cells)
     return " ".join(cell[:-width].ljust(-width) if width < 0 else cell.rjust(width)
-                    for cell, (_, width) in zip(cells, TABLE)).rstrip()
+                    for cell, (_, width) in zip(texts, TABLE)).rstrip()
+
+
+def _latin1(texts: Sequence[str]) -> bool:
+    """Whether the PDF's built-in fonts (Helvetica, Courier: Latin-1, which has æ, ø, å, ä, ö) show them all:
+    then no font file is parsed and embedded, which would cost a creditor's statement a third of a second."""
+    try:
+        "".join(texts).encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True

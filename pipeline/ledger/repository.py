@@ -317,6 +317,12 @@ def undelivered_exports(conn: Connection, kind: str, folder: str) -> list[str]:
         .order_by(exports.c.id)).scalars())
 
 
+def undelivered_keys(conn: Connection, kind: str) -> list[str]:
+    """The natural keys of the exports of ``kind`` owed and not delivered, into whichever outbox."""
+    return list(conn.execute(select(exports.c.natural_key).where(
+        exports.c.kind == kind, exports.c.delivered_at.is_(None)).order_by(exports.c.id)).scalars())
+
+
 def insert_export(conn: Connection, **values) -> None:
     """Record an export owed; one recorded before under the same key stays as it was."""
     conn.execute(dialect_insert(conn, exports).values(**values).on_conflict_do_nothing(

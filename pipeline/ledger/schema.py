@@ -287,6 +287,7 @@ settlement_weeks = Table(
     "settlement_weeks", metadata,                         # a week was settled: once, for every creditor
     Column("period", String(8), primary_key=True),        # 2026-W49
     Column("run_id", Text, nullable=False),
+    Column("executes_on", Date, nullable=False),          # the payouts' execution date: the Tuesday after, or later
 )
 
 settlements = Table(

@@ -23,12 +23,12 @@ import json
 from calendar import monthrange
 from dataclasses import asdict, dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
 
 from pipeline.config import FeePlan, Partner
-
-SOURCES = ("bank", "partner", "direct", "fee")
-
 
 @dataclass(frozen=True)
 class PartnerTerms:
@@ -67,69 +67,74 @@ class Terms:
                      {k: PartnerTerms(int(v["equal_terms_months"]), Decimal(v["commission_after_pct"]))
                       for k, v in raw["partners"].items()})
 
-    def commission_rate(self, country: str, aged: bool, handed_over: tuple[str, date] | None,
-                        paid_on: date) -> Decimal:
-        """The rate in percent for a payment on ``paid_on`` of a case of a debtor in ``country``;
-        ``handed_over``: (partner, handoff date) of a case the court partner took."""
-        if handed_over is not None:
-            partner, handoff_date = handed_over
-            terms = self.partners.get(partner)
-            if terms is not None and paid_on >= add_months(handoff_date, terms.equal_terms_months):
-                return terms.commission_after_pct
+    def commission_rate(self, country: str, aged: bool, partner_after_equal_terms: str = "") -> Decimal:
+        """The rate in percent for a payment of a case of a debtor in ``country`` (``aged``: the case opened
+        with a claim overdue longer than the threshold); ``partner_after_equal_terms``: the court partner that
+        took the case, when the payment came after its equal terms ended."""
+        if partner_after_equal_terms:
+            return self.partners[partner_after_equal_terms].commission_after_pct
         rate = self.success_fee_pct.get(country, self.success_fee_pct["default"])
         return rate + self.aged_surcharge_pct if aged else rate
 
-
-@dataclass(frozen=True)
-class Allocation:
-    """What one line settles, in minor units of the case's currency (a reversal's are negative)."""
-
-    source: str                  # bank, partner, direct, fee
-    principal: int = 0
-    interest: int = 0
-    creditor_fees: int = 0       # reminder fees and compensation: the creditor's unless the plan keeps them
-    collection_fees: int = 0     # ours by law
-    costs: int = 0               # court costs the partner collected
-    fee_due: int = 0             # a withdrawal fee the creditor owes us
-    partner_commission: int = 0  # what the court partner kept of the payment, as it reported
+    def equal_terms_end(self, partner: str, handoff_date: date) -> date:
+        """The first day after the partner's equal terms for a case it took on ``handoff_date``."""
+        if partner not in self.partners:
+            raise LookupError(f"partner {partner!r}, which took cases to court, is not in inkasso.toml")
+        return add_months(handoff_date, self.partners[partner].equal_terms_months)
 
 
-@dataclass(frozen=True)
-class Line:
-    allocated_principal: int
-    allocated_interest: int
-    allocated_fees: int
-    allocated_costs: int
-    creditor_share: int
-    agency_share: int
-    commission_rate: Decimal
-    commission_base: int
-    commission: int
-    vat_rate: Decimal
-    vat: int
-    partner_commission: int
-    fees_due: int
-    net_to_creditor: int
+PERCENT_SCALE = 10_000   # rates are held as whole ten-thousandths of a percent: 12.5 % is 125_000
+LARGEST_PART = 10**12     # minor units a line may hold: the products below stay exact in 64 bits
+PARTS = ("principal", "interest", "creditor_fees", "collection_fees", "costs", "fee_due", "partner_commission")
 
 
-def settle_line(allocation: Allocation, terms: Terms, commission_rate: Decimal) -> Line:
-    a = allocation
-    passed_on = a.interest + a.creditor_fees + a.costs
-    agency_share = a.collection_fees + (passed_on if terms.agency_keeps_interest_and_fees else 0)
-    creditor_share = a.principal + a.interest + a.creditor_fees + a.collection_fees + a.costs - agency_share
-    if a.source == "direct":
-        creditor_share = -agency_share
-    rate = commission_rate if a.source != "fee" else Decimal(0)
-    commission = percent_of(a.principal, rate)
-    vat = percent_of(commission + a.fee_due, terms.vat_rate_pct)
-    return Line(a.principal, a.interest, a.creditor_fees + a.collection_fees, a.costs, creditor_share, agency_share,
-                rate, a.principal if a.source != "fee" else 0, commission, terms.vat_rate_pct, vat,
-                a.partner_commission, a.fee_due, creditor_share - commission - vat - a.fee_due)
+def scaled(pct: Decimal) -> int:
+    """A percent as whole ten-thousandths (`PERCENT_SCALE`); a finer rate is an error, never rounded away."""
+    value = pct * PERCENT_SCALE
+    if value != value.to_integral_value():
+        raise ValueError(f"a rate of {pct} % has more than four decimals")
+    return int(value)
 
 
-def percent_of(minor: int, pct: Decimal) -> int:
-    """``pct`` percent of ``minor``, rounded half up (away from zero) to the minor unit."""
-    return int((Decimal(minor) * pct / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def percent_text(scaled_rate: int) -> str:
+    """The scaled rate as the files show it: 10, 14, 12.5."""
+    return format((Decimal(scaled_rate) / PERCENT_SCALE).normalize(), "f")
+
+
+def percent_of(minor: np.ndarray, scaled_rate: np.ndarray) -> np.ndarray:
+    """``scaled_rate`` (`scaled`) percent of each amount, rounded half up (away from zero) to the minor unit,
+    in exact integer arithmetic."""
+    if len(minor) and np.abs(minor).max() > LARGEST_PART:
+        raise ValueError(f"an amount above {LARGEST_PART} minor units on one settlement line")
+    product = minor.astype(np.int64) * scaled_rate.astype(np.int64)
+    denominator = 100 * PERCENT_SCALE
+    return np.sign(product) * ((np.abs(product) * 2 + denominator) // (2 * denominator))
+
+
+def settle_lines(allocations: pd.DataFrame) -> pd.DataFrame:
+    """The lines of ``allocations``: one row each with its ``source`` (bank, partner, direct, fee), its
+    `PARTS` in minor units (a reversal's negative), ``commission_rate`` and ``vat_rate`` (`scaled`) and
+    ``keeps`` (the plan keeps the interest and the fees the debtor paid). Every column of a line, in minor
+    units (``agency_share``: what of the money is ours, and on a fee line the fee); the rates stay scaled."""
+    a = {name: allocations[name].to_numpy(dtype=np.int64) for name in PARTS}
+    source = allocations["source"].to_numpy()
+    passed_on = a["interest"] + a["creditor_fees"] + a["costs"]
+    kept = a["collection_fees"] + np.where(allocations["keeps"].to_numpy(dtype=bool), passed_on, 0)
+    collected = a["principal"] + passed_on + a["collection_fees"]
+    creditor_share = np.where(source == "direct", -kept, collected - kept)
+    agency_share = kept + a["fee_due"]   # a fee line's: the fee
+    is_fee = source == "fee"
+    rate = np.where(is_fee, 0, allocations["commission_rate"].to_numpy(dtype=np.int64))
+    vat_rate = allocations["vat_rate"].to_numpy(dtype=np.int64)
+    commission = percent_of(a["principal"], rate)
+    vat = percent_of(commission + a["fee_due"], vat_rate)
+    return pd.DataFrame(dict(
+        allocated_principal=a["principal"], allocated_interest=a["interest"],
+        allocated_fees=a["creditor_fees"] + a["collection_fees"], allocated_costs=a["costs"],
+        creditor_share=creditor_share, agency_share=agency_share, commission_rate=rate,
+        commission_base=np.where(is_fee, 0, a["principal"]), commission=commission, vat_rate=vat_rate, vat=vat,
+        partner_commission=a["partner_commission"], fees_due=a["fee_due"],
+        net_to_creditor=creditor_share - commission - vat - a["fee_due"]), index=allocations.index)
 
 
 def add_months(day: date, months: int) -> date:

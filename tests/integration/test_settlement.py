@@ -14,6 +14,7 @@ import json
 import shutil
 from datetime import date, timedelta
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pypdf
 import pytest
@@ -23,7 +24,9 @@ from lxml import etree
 from sqlalchemy import func, select, update
 
 from pipeline.exporters.pain001 import XSD, PayoutRefused
+from pipeline.money import format_minor
 from pipeline.ledger import open_ledger
+from pipeline.ledger import settlements as book
 from pipeline.ledger.schema import (cases, handoff_cases, handoffs, postings, settled_postings, settlement_weeks,
                                     settlements)
 from pipeline.stages import reconcile, settle
@@ -95,7 +98,7 @@ def test_a_week_with_dk_and_se_debtors_an_aged_case_a_direct_payment_and_a_withd
     assert [[line[name] for name in LINE] for line in lines] == [
         [a, "A-1", "bank", "2000.00", "28.41", "0.00", "2000.00", "28.41", "10", "200.00", "50.00", "0.00", "1750.00"],
         [b, "B-1", "direct", "200.00", "0.00", "0.00", "0.00", "0.00", "10", "20.00", "5.00", "0.00", "-25.00"],
-        [c, "", "fee", "0.00", "0.00", "0.00", "0.00", "0.00", "0", "0.00", "62.50", "0.00", "-312.50"],
+        [c, "", "fee", "0.00", "0.00", "0.00", "0.00", "250.00", "0", "0.00", "62.50", "0.00", "-312.50"],
         [s, "S-1", "bank", "485.58", "14.42", "0.00", "485.58", "14.42", "12", "58.27", "14.57", "0.00", "412.74"],
         [g, "G-1", "bank", "49.83", "50.17", "0.00", "49.83", "50.17", "14", "6.98", "1.75", "0.00", "41.10"]]
     assert {line["settlement_id"] for line in lines} == {"2026W48-00001"}
@@ -166,6 +169,19 @@ def test_a_negative_week_is_carried_and_then_paid_off(home):
     assert (second["payouts"], third["settlements"], outbox(home, "settlement_summary_2026-W50.csv")) == (1, 0, [])
 
 
+def test_a_week_with_nothing_but_a_carried_net_has_a_settlement_and_a_statement(home):
+    claims(home, "acme", "C-1,2026-09-20,2026-10-20,300.00,DKK,D3,consumer,Ole Olsen,Vej 3,2100,Kbh Ø,DK,,")
+    instructions(home, "instructions_1.csv", "WITHDRAW,C-1,,,")
+    settle.run(home, TUESDAY, "settle-48")
+    second = settle.run(home, date(2026, 12, 8), "settle-49")
+    [summary] = outbox(home, "settlement_summary_2026-W49.csv")
+    assert (second["lines"], summary["carried_in"], summary["net_payout"]) == (0, "-312.50", "-312.50")
+    assert outbox(home, "settlement_lines_2026-W49.csv") == []
+    statement = "\n".join(page.extract_text() for page in pypdf.PdfReader(
+        home.home / "creditors" / "acme" / "outbox" / "statement_acme_2026-W49.pdf").pages)
+    assert "Overført fra tidligere uger -312,50 DKK" in statement and "næste uges afregning" in statement
+
+
 def test_a_negative_week_of_a_plan_that_invoices_is_not_carried(home):
     home.registry_path.write_text(REGISTRY.replace('negative_net = "carry"', 'negative_net = "invoice"'),
                                   encoding="utf-8")
@@ -217,14 +233,15 @@ def test_the_same_week_twice_writes_the_same_bytes_and_pays_nothing_twice(home):
     drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", a_ref)))
     reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
     first = settle.run(home, TUESDAY, "settle-1")
-    folder = home.home / "finance" / "outbox"
-    names = sorted(path.name for path in folder.iterdir() if not path.name.startswith("reconciliation"))
-    written = {name: (folder / name).read_bytes() for name in names}
-    for name in names:
-        (folder / name).unlink()      # lost from the outbox: rendered again, byte for byte
+    finance, acme = home.home / "finance" / "outbox", home.home / "creditors" / "acme" / "outbox"
+    paths = [*(path for path in finance.iterdir() if not path.name.startswith("reconciliation")),
+             acme / "statement_acme_2026-W48.pdf"]
+    written = {path: path.read_bytes() for path in paths}
+    for path in paths:
+        path.unlink()      # lost from the outbox: rendered again, byte for byte
     again = settle.run(home, TUESDAY, "settle-2")
-    assert (first["settled_before"], again["settled_before"]) == (False, True)
-    assert {name: (folder / name).read_bytes() for name in names} == written
+    assert (first["settled_before"], again["settled_before"], len(paths)) == (False, True, 5)
+    assert {path: path.read_bytes() for path in paths} == written
     with reading(home) as conn:
         assert conn.execute(select(func.count()).select_from(settlements)).scalar_one() == 1
         assert conn.execute(select(func.count()).select_from(settled_postings)).scalar_one() == conn.execute(
@@ -319,6 +336,103 @@ def test_a_payout_to_a_tampered_iban_is_refused_before_it_is_written(home):
     assert not list((home.home / "finance" / "outbox").glob("*.tmp*"))
 
 
+def test_a_reversal_in_a_later_week_gives_back_the_commission_and_vat_it_charged(home):
+    """W48: A-1's 2,028.41 settled (200.00 commission, 50.00 VAT, 1,750.00 paid). W49: the bank takes it back: the
+    line is the same line negated, priced on the payment's day; the week's net is -1,750.00, carried."""
+    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
+    _, a_ref = case_of(home, "A-1")
+    drop_bank(home, "stmt1.xml", camt("053", "S1", entry("E1", "2028.41", a_ref)))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    settle.run(home, TUESDAY, "settle-48")
+    drop_bank(home, "stmt2.xml", camt("053", "S2", entry("R1", "2028.41", a_ref, indicator="DBIT", reversal=True,
+                                                         value_date="2026-12-02")))
+    reconcile.run(home, date(2026, 12, 2), "rec-2", settle_seconds=0)
+    settle.run(home, date(2026, 12, 8), "settle-49")
+    [paid] = outbox(home, "settlement_lines_2026-W48.csv")
+    [taken_back] = outbox(home, "settlement_lines_2026-W49.csv")
+    for name in ("allocated_principal", "allocated_interest", "creditor_share", "agency_share", "commission", "vat",
+                 "net_to_creditor"):
+        assert minor(taken_back[name]) == -minor(paid[name]), name
+    assert (taken_back["commission_rate"], taken_back["payment_date"]) == ("10", "2026-12-02")
+    [summary] = outbox(home, "settlement_summary_2026-W49.csv")
+    assert summary["net_payout"] == "-1750.00"
+
+
+def test_a_creditor_abroad_and_two_currencies_in_one_payout_file(home):
+    """svea (SE) is not charged Danish VAT: the EU's reverse charge, said on its Swedish statement. acme's DKK and
+    svea's SEK are one pain.001, one block per currency, each with its own control sum."""
+    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
+    claims(home, "svea", "V-1,2026-09-01,2026-10-01,3000.00,SEK,E1,consumer,Eva Holm,Gatan 9,11122,Stockholm,SE,,")
+    (_, a_ref), (_, v_ref) = case_of(home, "A-1"), case_of(home, "V-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "2028.41", a_ref),
+                                     entry("E2", "1000.00", v_ref).replace('Ccy="DKK"', 'Ccy="SEK"')))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    settle.run(home, TUESDAY, "settle-1")
+    summary = {row["creditor_id"]: row for row in outbox(home, "settlement_summary_2026-W48.csv")}
+    assert (summary["svea"]["currency"], summary["svea"]["vat"]) == ("SEK", "0.00")
+    svea = outbox(home, "settlement_lines_2026-W48.csv")[1]
+    assert (svea["vat_rate"], svea["commission_rate"], svea["net_to_creditor"]) == (
+        "0", "12", format_minor(minor(svea["allocated_principal"]) - minor(svea["commission"]), "SEK"))
+    document = etree.parse(str(home.home / "finance" / "outbox" / "payouts_2026-W48.xml"))
+    blocks = {block.findtext(f"{PAIN}PmtInfId"): (block.findtext(f"{PAIN}NbOfTxs"), block.findtext(f"{PAIN}CtrlSum"))
+              for block in document.iter(f"{PAIN}PmtInf")}
+    assert blocks == {"PAYOUTS-2026-W48-DKK": ("1", summary["acme"]["net_payout"]),
+                      "PAYOUTS-2026-W48-SEK": ("1", summary["svea"]["net_payout"])}
+    assert payouts(home, "2026-W48")["control_sum"] == format_minor(
+        minor(summary["acme"]["net_payout"]) + minor(summary["svea"]["net_payout"]), "DKK")
+    statement = "\n".join(page.extract_text() for page in pypdf.PdfReader(
+        home.home / "creditors" / "svea" / "outbox" / "statement_svea_2026-W48.pdf").pages)
+    for shown in ("Redovisning 2026-W48 (SEK)", "Momsreg.nr SE5560360793", "Moms 0 %",
+                  "Omvänd betalningsskyldighet", "Beloppet betalas ut till SE4550000000058398257466"):
+        assert shown in statement, shown
+
+
+def test_a_payout_the_bank_would_refuse_stops_the_week_before_anything_is_recorded(home):
+    """A creditor name longer than pain.001's 140 characters: nothing is settled; mended, the week settles."""
+    long_name = REGISTRY.replace('name = "Acme ApS"', f'name = "{"Acme " * 30}ApS"')
+    home.registry_path.write_text(long_name, encoding="utf-8")
+    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
+    _, a_ref = case_of(home, "A-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", a_ref)))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    with pytest.raises(settle.PayoutsRefused, match="2026-W48 is not settled: .*Nm"):
+        settle.run(home, TUESDAY, "settle-1")
+    with reading(home) as conn:
+        assert conn.execute(select(func.count()).select_from(settlement_weeks)).scalar_one() == 0
+    assert not list((home.home / "finance" / "outbox").glob("settlement_*"))
+    home.registry_path.write_text(REGISTRY, encoding="utf-8")
+    assert settle.run(home, TUESDAY, "settle-2")["payouts"] == 1
+
+
+def test_a_creditor_the_registry_lost_waits_and_the_others_are_settled(home):
+    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
+    claims(home, "svea", "V-1,2026-09-01,2026-10-01,3000.00,SEK,E1,consumer,Eva Holm,Gatan 9,11122,Stockholm,SE,,")
+    (_, a_ref), (_, v_ref) = case_of(home, "A-1"), case_of(home, "V-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", a_ref),
+                                     entry("E2", "1000.00", v_ref).replace('Ccy="DKK"', 'Ccy="SEK"')))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    without_svea = REGISTRY[:REGISTRY.index('[[creditor]]\nid = "svea"')] + REGISTRY[REGISTRY.index("[fee_plan"):]
+    home.registry_path.write_text(without_svea, encoding="utf-8")
+    first = settle.run(home, TUESDAY, "settle-48")
+    assert (first["settlements"], first["left_out"]) == (1, ["svea"])
+    home.registry_path.write_text(REGISTRY, encoding="utf-8")
+    later = settle.run(home, date(2026, 12, 8), "settle-49")
+    assert [row["creditor_id"] for row in outbox(home, "settlement_summary_2026-W49.csv")] == ["svea"]
+    assert later["left_out"] == []
+
+
+def test_a_week_is_settled_after_its_sunday_and_a_late_run_pays_on_its_own_day(home):
+    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
+    _, a_ref = case_of(home, "A-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", a_ref)))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    with pytest.raises(settle.WeekNotOver, match="2026-W48 ends on 2026-11-29"):
+        settle.run(home, date(2026, 11, 29), "early", period="2026-W48")
+    settle.run(home, date(2026, 12, 10), "late", period="2026-W48")
+    document = etree.parse(str(home.home / "finance" / "outbox" / "payouts_2026-W48.xml"))
+    assert document.findtext(f"{PAIN}CstmrCdtTrfInitn/{PAIN}PmtInf/{PAIN}ReqdExctnDt/{PAIN}Dt") == "2026-12-10"
+
+
 THURSDAYS = [date(2026, 11, 26), date(2026, 12, 3), date(2026, 12, 10), date(2026, 12, 17)]   # W48 to W51
 CURRENCY = {"A-1": "DKK", "B-1": "DKK", "S-1": "DKK", "V-1": "SEK"}
 
@@ -364,16 +478,16 @@ def test_any_allocations_over_any_weekly_runs_are_settled_once_and_balance(event
         assert conn.execute(select(func.count()).select_from(settled_postings)).scalar_one() == settleable
         rows = conn.execute(select(settlements)).all()
         periods = sorted({row.period for row in rows})
-        lines = [line for period in periods for line in settle.line_rows(conn, period)]
+        lines = pd.concat([book.lines_of(conn, period) for period in periods] or [pd.DataFrame(
+            columns=["creditor_id", "creditor_share", "commission", "vat", "fees_due", "net_to_creditor"])])
         summaries = [summary for period in periods for summary in settle.summary_rows(conn, period)]
-    for line in lines:
-        assert line["net_to_creditor"] == (line["creditor_share"] - line["commission"] - line["vat"]
-                                           - line["fees_due"])
+    assert (lines["net_to_creditor"] == lines["creditor_share"] - lines["commission"] - lines["vat"]
+            - lines["fees_due"]).all()
     for creditor in ("acme", "svea"):
         mine = sorted((row for row in rows if row.creditor_id == creditor), key=lambda row: row.id)
         paid_or_invoiced = sum(row.net_payout for row in mine if row.outcome in ("PAYOUT", "INVOICED"))
         still_carried = mine[-1].net_payout if mine and mine[-1].outcome == "CARRIED" else 0
-        assert paid_or_invoiced + still_carried == sum(line["net_to_creditor"] for line in lines
-                                                       if line["creditor_id"] == creditor)
+        assert paid_or_invoiced + still_carried == lines.loc[lines["creditor_id"] == creditor,
+                                                             "net_to_creditor"].sum()
     assert all(summary["net_payout"] > 0 for summary in summaries if summary["outcome"] == "PAYOUT")
     shutil.rmtree(home.home.parent, ignore_errors=True)

@@ -16,6 +16,7 @@ def upgrade() -> None:
         "settlement_weeks",
         sa.Column("period", sa.String(8), primary_key=True),
         sa.Column("run_id", sa.Text, nullable=False),
+        sa.Column("executes_on", sa.Date, nullable=False),
     )
     op.create_table(
         "settlements",

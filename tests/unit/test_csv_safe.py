@@ -1,0 +1,34 @@
+"""CSV as we write it (`pipeline.exporters.csv_safe`): the row writer and the column writer give the same bytes."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.exporters.csv_safe import write_csv, write_csv_columns
+from pipeline.exporters.settlement import amount_texts
+from pipeline.money import format_minor
+
+CELLS = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list('a,"\r\n=+-@\t øÆ1. ')), max_size=8))
+
+
+@given(st.lists(st.tuples(CELLS, CELLS), max_size=12))
+def test_the_column_writer_writes_the_row_writers_bytes(rows):
+    """Quoting (a comma, a quote, a line break), doubled quotes, formula protection of text cells only, nulls."""
+    by_rows, by_columns = io.BytesIO(), io.BytesIO()
+    write_csv(by_rows, ("text", "amount"), rows, numeric=("amount",))
+    write_csv_columns(by_columns, {"text": pa.array([text for text, _ in rows], pa.string()),
+                                   "amount": pa.array([amount for _, amount in rows], pa.string())},
+                      numeric=("amount",))
+    assert by_columns.getvalue() == by_rows.getvalue()
+
+
+@given(st.lists(st.tuples(st.integers(-10**12, 10**12), st.sampled_from(["DKK", "SEK", "JPY", "KWD"])),
+                max_size=20))
+def test_amounts_in_columns_are_written_as_format_minor_writes_them(amounts):
+    texts = amount_texts(np.array([minor for minor, _ in amounts], dtype=np.int64),
+                         np.array([currency for _, currency in amounts], dtype=object))
+    assert texts.to_pylist() == [format_minor(minor, currency) for minor, currency in amounts]
