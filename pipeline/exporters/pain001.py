@@ -79,7 +79,6 @@ def _payment_information(parent, block_id: str, execution_date: str, debtor: Acc
     _sub(_sub(block, "Dbtr"), "Nm", debtor.name)
     _sub(_sub(_sub(block, "DbtrAcct"), "Id"), "IBAN", debtor.iban)
     _sub(_sub(_sub(block, "DbtrAgt"), "FinInstnId"), "BICFI", debtor.bic)
-    _sub(block, "ChrgBr", "SLEV")
     for payout in payouts:
         transfer = _sub(block, "CdtTrfTxInf")
         _sub(_sub(transfer, "PmtId"), "EndToEndId", payout.end_to_end_id)
