@@ -351,7 +351,8 @@ def drop_bank_files(demo: Settings, as_of: date) -> None:
     with engine.connect() as conn:
         totals = collecting_case_totals(conn, as_of, ["OPEN"])
         owed = {int(case_id): int(total) for case_id, total in zip(totals["case_id"], totals["total_minor"])}
-        found = conn.execute(cases.select().where(cases.c.id.in_(list(owed))).order_by(cases.c.case_number)).all()
+        found = conn.execute(cases.select().where(cases.c.id.in_(list(owed)))   # by creditor: the same cases
+                             .order_by(cases.c.creditor_id.desc(), cases.c.case_number)).all()   # in every run
     engine.dispose()
     danish = [case for case in found if case.country == "DK"]
     swedish = [case for case in found if case.country == "SE"]

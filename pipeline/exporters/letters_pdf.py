@@ -17,7 +17,7 @@ from typing import BinaryIO
 from fpdf import FPDF
 
 from pipeline.exporters.letters import letter_id
-from pipeline.money import format_minor
+from pipeline.money import minor_digits
 
 FONTS = Path(__file__).parent / "fonts"
 COUNTRY_NAMES = {"DK": "DENMARK", "SE": "SWEDEN"}  # the destination's last line abroad (UPU: English will do)
@@ -241,7 +241,8 @@ def _date(day: date, language: str) -> str:
 
 
 def money_text(minor: int, currency: str, language: str) -> str:
-    """1.234,50 (Danish) or 1 234,50 (Swedish)."""
-    whole, _, fraction = format_minor(abs(minor), currency).partition(".")
-    groups = f"{int(whole):,}".replace(",", "." if language == "da" else "\u00a0")
-    return ("-" if minor < 0 else "") + groups + ("," + fraction if fraction else "")
+    """1.234,50 (Danish) or 1 234,50 (Swedish): whole units grouped, the currency's minor digits after a comma."""
+    digits = minor_digits(currency)
+    whole, fraction = divmod(abs(minor), 10 ** digits)
+    groups = f"{whole:,}".replace(",", "." if language == "da" else "\u00a0")
+    return ("-" if minor < 0 else "") + groups + (f",{fraction:0{digits}d}" if digits else "")

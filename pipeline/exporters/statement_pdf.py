@@ -79,7 +79,7 @@ def write_statement(sink: BinaryIO, period: str, issued_on: date, country: str, 
                     settlements: Sequence[dict], lines: pd.DataFrame) -> None:
     """``settlements``: the creditor's summary rows of the week (one per currency, each with its ``terms``);
     ``lines``: a frame of its lines."""
-    lines = lines.assign(payment_date=lines["payment_date"].dt.strftime("%Y-%m-%d")).to_dict("records")
+    lines = _records(lines.assign(payment_date=lines["payment_date"].dt.strftime("%Y-%m-%d")))
     language = LANGUAGE.get(country, "en")
     text = TEXT[language]
     pdf = new_pdf(f"{text['title']} {period}", issued_on, with_dejavu=False)
@@ -171,6 +171,12 @@ def _row(cells: Sequence[str]) -> str:
     texts = ("" if cell is None else str(cell) for cell in cells)
     return " ".join(cell[:-width].ljust(-width) if width < 0 else cell.rjust(width)
                     for cell, (_, width) in zip(texts, TABLE)).rstrip()
+
+
+def _records(lines: pd.DataFrame) -> list[dict]:
+    """The lines as dicts, column by column (pandas' own ``to_dict`` boxes every value: a third slower)."""
+    names = list(lines.columns)
+    return [dict(zip(names, row)) for row in zip(*(lines[name].tolist() for name in names))]
 
 
 def _latin1(texts: Sequence[str]) -> bool:
