@@ -67,10 +67,7 @@ def bench(rows: int) -> list[tuple]:
     try:
         data = work / "invoices.csv"
         generate(data, rows)
-        env = dict(os.environ, INKASSO_HOME=str(work / "home"))
-        env.pop("INKASSO_DATABASE_URL", None)
-        inkasso = str(Path(sys.executable).parent / "inkasso")
-        subprocess.run([inkasso, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+        inkasso, env = fresh_home(work / "home")
         (work / "home" / "inkasso.toml").write_text(REGISTRY)
         limit, _ = timed([sys.executable, "-c", f"import pyarrow.csv as c; c.read_csv({str(data)!r})"], env)
         inbox = work / "home" / "creditors" / "bench" / "inbox"
@@ -87,6 +84,15 @@ def bench(rows: int) -> list[tuple]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def fresh_home(home: Path) -> tuple[str, dict]:
+    """`inkasso init` on ``home`` with its own SQLite ledger: the command and the environment it runs in."""
+    env = dict(os.environ, INKASSO_HOME=str(home))
+    env.pop("INKASSO_DATABASE_URL", None)
+    inkasso = str(Path(sys.executable).parent / "inkasso")
+    subprocess.run([inkasso, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+    return inkasso, env
+
+
 def handoff(cases: int = HANDOFF_CASES) -> tuple:
     """A week of ``cases`` eligible cases (one claim each, a Danish consumer with a CPR number), taken by
     `inkasso ingest`, approved for court by an instruction file and warned by `inkasso lifecycle`, then
@@ -95,10 +101,7 @@ def handoff(cases: int = HANDOFF_CASES) -> tuple:
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-handoff-"))
     try:
         home = work / "home"
-        env = dict(os.environ, INKASSO_HOME=str(home))
-        env.pop("INKASSO_DATABASE_URL", None)
-        inkasso = str(Path(sys.executable).parent / "inkasso")
-        subprocess.run([inkasso, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+        inkasso, env = fresh_home(home)
         (home / "inkasso.toml").write_text(REGISTRY)
         (home / "rates.csv").write_text("country,valid_from,rate_pct,source\nDK,2026-07-01,1.60,bench\n")
         inbox = home / "creditors" / "bench" / "inbox"
@@ -136,10 +139,7 @@ def settlement(allocations: int = SETTLEMENT_ALLOCATIONS, creditors: int = SETTL
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-settle-"))
     try:
         home = work / "home"
-        env = dict(os.environ, INKASSO_HOME=str(home))
-        env.pop("INKASSO_DATABASE_URL", None)
-        inkasso = str(Path(sys.executable).parent / "inkasso")
-        subprocess.run([inkasso, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+        inkasso, env = fresh_home(home)
         (home / "inkasso.toml").write_text(registry_text.registry(
             [registry_text.creditor(f"c{n:04d}", f"Creditor {n} ApS", "DK13585628", "DK", "Vej 1, 2100 København Ø",
                                     "DKK", "DK5000400440116243", "NDEADKKK") for n in range(creditors)],

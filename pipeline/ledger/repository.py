@@ -311,16 +311,12 @@ def export_owed(conn: Connection, kind: str, natural_key: str):
     return conn.execute(select(exports).where(exports.c.kind == kind, exports.c.natural_key == natural_key)).first()
 
 
-def undelivered_exports(conn: Connection, kind: str, folder: str) -> list[str]:
-    return list(conn.execute(select(exports.c.natural_key).where(
-        exports.c.kind == kind, exports.c.folder == folder, exports.c.delivered_at.is_(None))
-        .order_by(exports.c.id)).scalars())
-
-
-def undelivered_keys(conn: Connection, kind: str) -> list[str]:
-    """The natural keys of the exports of ``kind`` owed and not delivered, into whichever outbox."""
-    return list(conn.execute(select(exports.c.natural_key).where(
-        exports.c.kind == kind, exports.c.delivered_at.is_(None)).order_by(exports.c.id)).scalars())
+def undelivered_exports(conn: Connection, kind: str, folder: str | None = None) -> list[str]:
+    """The natural keys of the exports of ``kind`` owed and not delivered, into ``folder`` (None: any)."""
+    query = select(exports.c.natural_key).where(exports.c.kind == kind, exports.c.delivered_at.is_(None))
+    if folder is not None:
+        query = query.where(exports.c.folder == folder)
+    return list(conn.execute(query.order_by(exports.c.id)).scalars())
 
 
 def insert_export(conn: Connection, **values) -> None:

@@ -302,6 +302,11 @@ def summary_rows(conn: Connection, period: str, creditor_id: str | None = None) 
     return rows
 
 
+def _to_finance(kind: str, file_name: str, period: str, run_id: str) -> exports.Owed:
+    """A file of the week for finance's outbox, keyed by the week and dated its payout Tuesday."""
+    return exports.Owed(kind, period, "finance", "finance/outbox", file_name, paid_on(period), run_id)
+
+
 class WeekLines:
     """The lines of a week, read once for every file of one delivery pass (settled lines never change)."""
 
@@ -328,8 +333,7 @@ class LinesFile:
 
     @classmethod
     def owed(cls, period: str, run_id: str) -> exports.Owed:
-        return exports.Owed(cls.kind, period, "finance", "finance/outbox", f"settlement_lines_{period}.{cls.suffix}",
-                            paid_on(period), run_id)
+        return _to_finance(cls.kind, f"settlement_lines_{period}.{cls.suffix}", period, run_id)
 
     def render(self, conn: Connection, export, sink: BinaryIO) -> None:
         write_lines_csv(sink, self.lines.of(conn, export.natural_key))
@@ -348,8 +352,7 @@ class SummaryFile:
 
     @staticmethod
     def owed(period: str, run_id: str) -> exports.Owed:
-        return exports.Owed(SummaryFile.kind, period, "finance", "finance/outbox",
-                            f"settlement_summary_{period}.csv", paid_on(period), run_id)
+        return _to_finance(SummaryFile.kind, f"settlement_summary_{period}.csv", period, run_id)
 
     def render(self, conn: Connection, export, sink: BinaryIO) -> None:
         write_summary(sink, summary_rows(conn, export.natural_key))
@@ -363,8 +366,7 @@ class PayoutsFile:
 
     @staticmethod
     def owed(period: str, run_id: str) -> exports.Owed:
-        return exports.Owed(PayoutsFile.kind, period, "finance", "finance/outbox", f"payouts_{period}.xml",
-                            paid_on(period), run_id)
+        return _to_finance(PayoutsFile.kind, f"payouts_{period}.xml", period, run_id)
 
     def render(self, conn: Connection, export, sink: BinaryIO) -> None:
         period = export.natural_key
@@ -414,7 +416,7 @@ def _deliver(settings: Settings, registry: Registry, engine: Engine, period: str
                           for key in [*repo.undelivered_exports(conn, renderer.kind, "finance/outbox"), period]
                           if repo.export_owed(conn, renderer.kind, key) is not None})
         statements = list(dict.fromkeys(
-            [*repo.undelivered_keys(conn, StatementFile.kind),
+            [*repo.undelivered_exports(conn, StatementFile.kind),
              *(f"{row['creditor_id']}:{period}" for row in summary_rows(conn, period))]))
     home = Home(settings.home)
     lines = WeekLines()

@@ -130,6 +130,14 @@ def test_a_week_with_dk_and_se_debtors_an_aged_case_a_direct_payment_and_a_withd
         assert shown in statement, shown
 
 
+def a_paid(home) -> None:
+    """acme's A-1 (2,000.00 due 10-01) paid 500.00 on 11-24 (28.41 interest, 471.59 principal), reconciled."""
+    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
+    _, a_ref = case_of(home, "A-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", a_ref)))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+
+
 def payouts(home, period: str) -> dict:
     """The pain.001 read back, after validating it against the XSD the repository ships."""
     document = etree.parse(str(home.home / "finance" / "outbox" / f"payouts_{period}.xml"))
@@ -228,10 +236,7 @@ def test_a_handed_over_case_pays_our_terms_for_six_months_then_the_partners(home
 
 
 def test_the_same_week_twice_writes_the_same_bytes_and_pays_nothing_twice(home):
-    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
-    _, a_ref = case_of(home, "A-1")
-    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", a_ref)))
-    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    a_paid(home)
     first = settle.run(home, TUESDAY, "settle-1")
     finance, acme = home.home / "finance" / "outbox", home.home / "creditors" / "acme" / "outbox"
     paths = [*(path for path in finance.iterdir() if not path.name.startswith("reconciliation")),
@@ -263,10 +268,7 @@ def test_an_allocation_reconciled_after_its_week_was_settled_goes_into_the_next_
 
 
 def test_a_crash_between_settling_and_delivering_is_recovered_by_the_next_run(home):
-    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
-    _, a_ref = case_of(home, "A-1")
-    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", a_ref)))
-    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    a_paid(home)
 
     def crash(step: str) -> None:
         if step == "settled":
@@ -286,10 +288,7 @@ def test_a_crash_between_settling_and_delivering_is_recovered_by_the_next_run(ho
 def test_a_crash_while_delivering_is_recovered_without_a_second_file_or_payout(home, monkeypatch):
     """The lines and the summary are out when the payouts' upload fails: the next run puts the payouts and the
     statement and leaves the files that are out alone."""
-    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
-    _, a_ref = case_of(home, "A-1")
-    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", a_ref)))
-    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    a_paid(home)
     put = LocalOutbox.put
 
     def failing_put(outbox, name, source):
@@ -313,10 +312,7 @@ def test_a_crash_while_delivering_is_recovered_without_a_second_file_or_payout(h
 
 
 def test_a_payout_to_a_tampered_iban_is_refused_before_it_is_written(home):
-    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
-    _, a_ref = case_of(home, "A-1")
-    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", a_ref)))
-    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    a_paid(home)
 
     def crash(step: str) -> None:
         if step == "settled":
@@ -391,10 +387,7 @@ def test_a_payout_the_bank_would_refuse_stops_the_week_before_anything_is_record
     """A creditor name longer than pain.001's 140 characters: nothing is settled; mended, the week settles."""
     long_name = REGISTRY.replace('name = "Acme ApS"', f'name = "{"Acme " * 30}ApS"')
     home.registry_path.write_text(long_name, encoding="utf-8")
-    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
-    _, a_ref = case_of(home, "A-1")
-    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", a_ref)))
-    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    a_paid(home)
     with pytest.raises(settle.PayoutsRefused, match="2026-W48 is not settled: .*Nm"):
         settle.run(home, TUESDAY, "settle-1")
     with reading(home) as conn:
@@ -422,10 +415,7 @@ def test_a_creditor_the_registry_lost_waits_and_the_others_are_settled(home):
 
 
 def test_a_week_is_settled_after_its_sunday_and_a_late_run_pays_on_its_own_day(home):
-    claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
-    _, a_ref = case_of(home, "A-1")
-    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", a_ref)))
-    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    a_paid(home)
     with pytest.raises(settle.WeekNotOver, match="2026-W48 ends on 2026-11-29"):
         settle.run(home, date(2026, 11, 29), "early", period="2026-W48")
     settle.run(home, date(2026, 12, 10), "late", period="2026-W48")
