@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from pipeline.exporters.letters import letter_id
 from pipeline.ledger import repository as repo
-from pipeline.ledger.balances import Balance, Movements, case_balances, claim_balances, claim_movements
+from pipeline.ledger.balances import Balance, Movements, case_balances, claim_ledgers
 from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import case_events, cases, debtors, invoices, letters
 from pipeline.money import format_minor
@@ -33,8 +33,7 @@ def case_view(conn: Connection, case_number: str) -> dict | None:
                                  invoices.c.last_reminder_date, invoices.c.time_barred_on)
                           .where(invoices.c.case_id == case.id, invoices.c.document_type == "invoice")
                           .order_by(invoices.c.due_date, invoices.c.id)).all()
-    owed = claim_balances(conn, [claim.id for claim in claims])
-    movements = claim_movements(conn, [claim.id for claim in claims])
+    owed, movements = claim_ledgers(conn, [claim.id for claim in claims])
     letter_dates = defaultdict(list)
     for step in repo.claim_history(conn, [claim.id for claim in claims]):
         if step.letter_id is not None:

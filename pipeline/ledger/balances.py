@@ -16,16 +16,18 @@ from datetime import date
 
 from sqlalchemy import Connection, func, select
 
-from pipeline.ledger.postings import KINDS, Component, is_debtors, is_payment, kind
+from pipeline.ledger.postings import Component, is_debtors, is_payment, kind
 from pipeline.ledger.schema import cases, postings
 
 CHUNK = 5000
+COMPONENT_NAMED = {component.value: component for component in Component}
+NOTHING = dict.fromkeys(Component, 0)   # copied, not rebuilt: an enum member hashes in Python, slowly
 
 
 @dataclass
 class Balance:
-    components: dict[Component, int] = field(default_factory=lambda: dict.fromkeys(Component, 0))
-    outstanding: dict[Component, int] = field(default_factory=lambda: dict.fromkeys(Component, 0))
+    components: dict[Component, int] = field(default_factory=NOTHING.copy)
+    outstanding: dict[Component, int] = field(default_factory=NOTHING.copy)
     total: int = 0
 
     @property
@@ -40,7 +42,7 @@ class Balance:
     def add(self, kind_name: str, settles: str | None, amount: int) -> None:
         posting_kind = kind(kind_name)
         self.components[posting_kind.component] += amount
-        self.outstanding[Component(settles) if settles else posting_kind.component] += amount
+        self.outstanding[COMPONENT_NAMED[settles] if settles else posting_kind.component] += amount
         if is_debtors(posting_kind):
             self.total += amount
 
@@ -88,30 +90,40 @@ class Movements:
     payments: list[date] = field(default_factory=list)                # value dates of payments in (not reversals)
 
 
-def claim_movements(conn: Connection, claim_ids: Sequence[int]) -> dict[int, Movements]:
-    """Per claim: its outstanding principal as steps by value date (principal, credit notes, payments that
-    settled principal), and the value dates of its payments."""
+def claim_ledgers(conn: Connection, claim_ids: Sequence[int],
+                  on: date | None = None) -> tuple[dict[int, Balance], dict[int, Movements]]:
+    """Per claim, from one pass over its postings: its balance (on ``on``, as `claim_balances`), and how its
+    outstanding principal moved by value date (principal, credit notes, payments that settled principal) with
+    the value dates of its payments (all of them, whatever ``on``)."""
     ids = [int(i) for i in claim_ids]
-    found = {i: Movements() for i in ids}
-    moving = [name for name, posting_kind in KINDS.items()
-              if posting_kind.component is Component.PRINCIPAL or is_payment(posting_kind)]
+    balances = {i: Balance() for i in ids}
+    movements = {i: Movements() for i in ids}
     for start in range(0, len(ids), CHUNK):
         query = (select(postings.c.invoice_id, postings.c.value_date, postings.c.kind, postings.c.settles,
                         func.sum(postings.c.amount_minor))
-                 .where(postings.c.invoice_id.in_(ids[start:start + CHUNK]), postings.c.kind.in_(moving))
+                 .where(postings.c.invoice_id.in_(ids[start:start + CHUNK]))
                  .group_by(postings.c.invoice_id, postings.c.value_date, postings.c.kind, postings.c.settles)
                  .order_by(postings.c.invoice_id, postings.c.value_date))
         for claim_id, value_date, kind_name, settles, amount in conn.execute(query):
-            movements = found[claim_id]
-            if is_payment(kind(kind_name)):
-                taken_in = kind(kind_name).sign < 0      # a payment, not a reversal of one: it renews the time bar
-                if taken_in and (not movements.payments or movements.payments[-1] != value_date):
-                    movements.payments.append(value_date)
-                if settles != Component.PRINCIPAL:
-                    continue
-            before = movements.principal[-1][1] if movements.principal else 0
-            if movements.principal and movements.principal[-1][0] == value_date:
-                movements.principal[-1] = (value_date, before + int(amount))
-            else:
-                movements.principal.append((value_date, before + int(amount)))
-    return found
+            amount = int(amount)
+            if on is None or value_date <= on:
+                balances[claim_id].add(kind_name, settles, amount)
+            _move(movements[claim_id], value_date, kind(kind_name), settles, amount)
+    return balances, movements
+
+
+def _move(movements: Movements, value_date: date, posting_kind, settles: str | None, amount: int) -> None:
+    """One (value date, kind, settles) sum of a claim's postings, taken in value-date order."""
+    if is_payment(posting_kind):
+        taken_in = posting_kind.sign < 0      # a payment, not a reversal of one: it renews the time bar
+        if taken_in and (not movements.payments or movements.payments[-1] != value_date):
+            movements.payments.append(value_date)
+        if settles != Component.PRINCIPAL:
+            return
+    elif posting_kind.component is not Component.PRINCIPAL:
+        return
+    before = movements.principal[-1][1] if movements.principal else 0
+    if movements.principal and movements.principal[-1][0] == value_date:
+        movements.principal[-1] = (value_date, before + amount)
+    else:
+        movements.principal.append((value_date, before + amount))

@@ -35,7 +35,7 @@ from pipeline.home import Home
 from pipeline.intake import no_checkpoint
 from pipeline.ledger import open_ledger
 from pipeline.ledger import repository as repo
-from pipeline.ledger.balances import claim_balances, claim_movements
+from pipeline.ledger.balances import claim_ledgers
 from pipeline.ledger.listings import LedgerListings
 from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import handoff_refusals
@@ -191,7 +191,7 @@ class Week:
         for row in rows:
             claims_by_case[row.case_id].append(row)
         ids = [row.id for row in rows]
-        balances, movements = claim_balances(self.conn, ids), claim_movements(self.conn, ids)
+        balances, movements = claim_ledgers(self.conn, ids)
         letters = repo.letter_steps(self.conn, ids)
         first_steps = {claim_id: steps[0] for claim_id, steps in letters.items()}
         batches: dict[str, list] = defaultdict(list)

@@ -40,7 +40,7 @@ from pipeline.exporters.status import status_name, write_status
 from pipeline.home import Home
 from pipeline.ledger import open_ledger
 from pipeline.ledger import repository as repo
-from pipeline.ledger.balances import Balance, Movements, claim_balances, claim_movements
+from pipeline.ledger.balances import Balance, Movements, claim_ledgers
 from pipeline.ledger.listings import LedgerListings
 from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import case_events, claim_steps
@@ -266,8 +266,7 @@ class CreditorDay:
     def _claims(self) -> list[Claim]:
         rows = repo.lifecycle_claims(self.conn, self.creditor_id)
         ids = [row.id for row in rows]
-        balances = claim_balances(self.conn, ids, on=self.as_of)
-        movements = claim_movements(self.conn, ids)
+        balances, movements = claim_ledgers(self.conn, ids, on=self.as_of)
         claims = {row.id: Claim(row, balances[row.id], movements[row.id], time_barred_on=row.time_barred_on)
                   for row in rows}
         for step in repo.claim_history(self.conn, ids):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from pipeline.ledger import repository as repo
-from pipeline.ledger.balances import case_balances, claim_balances, open_balances
+from pipeline.ledger.balances import case_balances, claim_balances, claim_ledgers, open_balances
 from pipeline.ledger.db import make_engine
 from pipeline.ledger.postings import Component, UnknownPosting
 from pipeline.ledger.schema import invoices, postings
@@ -51,6 +51,17 @@ def test_claim_balances_split_payments_by_what_they_settled(ledger):
         100000, 20000, 120000, 0, 0, 0)
     assert (second.components[Component.PRINCIPAL], second.payments, second.outstanding[Component.PRINCIPAL],
             second.total) == (250000, 30000, 220000, 220000)
+
+
+def test_claim_ledgers_give_the_balance_on_a_day_and_every_movement_of_the_principal(ledger):
+    conn, claims, _, _ = ledger
+    balances, movements = claim_ledgers(conn, [claims["C-2"]], on=date(2026, 11, 19))
+    # C-2: 3000.00 from its invoice date, 500.00 credited on 2026-07-01, 300.00 paid directly on 2026-11-20
+    assert movements[claims["C-2"]].principal == [(date(2026, 6, 1), 300000), (date(2026, 7, 1), 250000),
+                                                  (date(2026, 11, 20), 220000)]
+    assert movements[claims["C-2"]].payments == [date(2026, 11, 20)]
+    assert (balances[claims["C-2"]].outstanding[Component.PRINCIPAL], balances[claims["C-2"]].total) == (250000, 250000)
+    assert claim_ledgers(conn, [claims["C-2"]])[0][claims["C-2"]].total == 220000
 
 
 def test_case_balances_leave_the_creditors_charges_out_of_the_total(ledger):

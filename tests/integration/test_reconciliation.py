@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from pipeline.cli import main
 from pipeline.ledger import open_ledger
-from pipeline.ledger.balances import claim_balances, claim_movements
+from pipeline.ledger.balances import claim_balances, claim_ledgers
 from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import cases, invoices, payments, postings
 from pipeline.stages import lifecycle, reconcile
@@ -104,6 +104,22 @@ def test_exact_partial_and_over_payments_are_allocated_and_the_rest_parked(home)
     assert (lines[0]["source"], lines[0]["source_key"], lines[-1]["payment_id"]) == ("camt053", "BANK-E1", "TOTAL")
 
 
+def test_payments_allocated_in_batches_see_what_the_earlier_batches_wrote(home, monkeypatch):
+    """One payment per transaction: B-1's 100.00 pays its interest of 5.26 and 94.74; the next, 500.00, finds
+    405.26 left (the interest to the same value date already posted), pays it and closes the case; 94.74 back."""
+    monkeypatch.setattr(reconcile, "ALLOCATION_BATCH", 1)
+    _, b_ref = case_of(home, "B-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "100.00", b_ref), entry("E2", "500.00", b_ref)))
+    result = reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    assert (result["payments"], result["matched"], result["parked"]) == (2, 2, 0)
+    assert posted(home, "B-1") == {("principal", None): 50000, ("interest", None): 526,
+                                   ("payment", "interest"): -526, ("payment", "principal"): -50000}
+    assert status(home, "B-1") == "PAID"
+    assert [[line[name] for name in PARTS] for line in report(home)][:2] == [
+        ["REFERENCE", case_of(home, "B-1")[0], "100.00", "94.74", "5.26", "0.00", "0.00", "0.00", "0.00", ""],
+        ["REFERENCE", case_of(home, "B-1")[0], "500.00", "405.26", "0.00", "0.00", "0.00", "94.74", "0.00", ""]]
+
+
 def test_a_statement_again_and_an_overlapping_one_change_nothing(home):
     _, a_ref = case_of(home, "A-1")
     drop_bank(home, "stmt1.xml", camt("053", "S1", entry("E1", "100.00", a_ref)))
@@ -145,7 +161,7 @@ def test_a_reversal_takes_the_payment_back_and_reopens_the_case(home):
     assert posted(home, "A-1")[("payment_reversal", "principal")] == 200000
     with reading(home) as conn:                         # the payment renewed the time bar, its reversal does not
         claim = conn.execute(select(invoices.c.id).where(invoices.c.invoice_number == "A-1")).scalar_one()
-        assert claim_movements(conn, [claim])[claim].payments == [PAID_ON]
+        assert claim_ledgers(conn, [claim])[1][claim].payments == [PAID_ON]
     [line, _total] = report(home, date(2026, 11, 27))
     assert (line["amount"], line["allocated_principal"], line["allocated_interest"]) == ("-2028.41", "-2000.00",
                                                                                           "-28.41")

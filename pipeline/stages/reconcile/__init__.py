@@ -6,7 +6,8 @@
    case number and allocated by the parts they report, each file answered with a receipt;
 2. every payment not judged yet matched to a case by the ordered rules of `matching` (a join of all of
    them against the cases), or parked with its reason;
-3. the matched ones allocated (`allocating`), per creditor in one transaction under the creditor's lock;
+3. the matched ones allocated (`allocating`), per creditor under its lock, in transactions of at most
+   `ALLOCATION_BATCH` payments (so that a run's memory does not grow with its payments);
 4. the day's report (`reconciliation_<date>.csv` in finance's outbox) owed, and delivered when the day is
    closed: by ``close_day`` (the command line, the DAG's daily run), or by any run of a later day.
 
@@ -38,6 +39,7 @@ from pipeline.stages.reconcile.matching import COLLECTING, MANUAL, match
 from pipeline.transport.parties import open_party_files
 
 BANK = Party("bank", "bank", "bank", "bank")
+ALLOCATION_BATCH = 10_000   # payments allocated in one transaction: a later batch reads what earlier ones wrote
 
 
 def take_bank_files(settings: Settings, as_of: date, run_id: str, settle_seconds: int | None = None,
@@ -142,7 +144,8 @@ def send_reports(settings: Settings, through: date) -> list[str]:
 
 def judge(engine: Engine, rates: ReferenceRates, as_of: date, run_id: str) -> dict:
     """Every payment not judged yet: matched and allocated, or parked. The parked in one transaction, the
-    matched in one per creditor; each payment is judged once, whichever worker comes first."""
+    matched in one per creditor and `ALLOCATION_BATCH` payments, in their order; each payment is judged once,
+    whichever worker comes first."""
     with engine.connect() as conn:
         waiting = repo.unjudged_payments(conn)
         if waiting.empty:
@@ -163,10 +166,12 @@ def judge(engine: Engine, rates: ReferenceRates, as_of: date, run_id: str) -> di
         exports.owe(conn, Report.owed(day, run_id))
     late_parked = 0
     for creditor_id, payments in matched.groupby(matched["case_id"].map(creditor_of)):
-        with engine.begin() as conn:
-            done = CreditorPayments(conn, creditor_id, day, run_id, rates).run(list(payments.itertuples()))
-            late_parked += sum(one.reason is not None for one in done)
-            exports.owe(conn, Report.owed(day, run_id))
+        for start in range(0, len(payments), ALLOCATION_BATCH):
+            batch = payments.iloc[start:start + ALLOCATION_BATCH]
+            with engine.begin() as conn:
+                done = CreditorPayments(conn, creditor_id, day, run_id, rates).run(list(batch.itertuples()))
+                late_parked += sum(one.reason is not None for one in done)
+                exports.owe(conn, Report.owed(day, run_id))
     return dict(payments=len(rows), matched=len(matched) - late_parked, parked=len(rows) - len(matched) + late_parked)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from pipeline import case_states
 from pipeline.ledger import repository as repo
-from pipeline.ledger.balances import Balance, Movements, claim_balances, claim_movements
+from pipeline.ledger.balances import Balance, Movements, claim_ledgers
 from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import case_events
 from pipeline.money import format_minor
@@ -82,7 +82,7 @@ class CreditorPayments:
     def _load(self, case_ids: set[int]) -> None:
         rows = repo.claims_of_cases(self.conn, sorted(case_ids))
         ids = [row.id for row in rows]
-        balances, movements = claim_balances(self.conn, ids), claim_movements(self.conn, ids)
+        balances, movements = claim_ledgers(self.conn, ids)
         for row in rows:
             self.claims[row.case_id].append(Claim(row, balances[row.id], movements[row.id]))
 
