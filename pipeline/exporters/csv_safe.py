@@ -37,6 +37,16 @@ def write_csv(sink: BinaryIO, header: Sequence[str], rows: Iterable[Sequence], n
 def write_csv_columns(sink: BinaryIO, columns: dict[str, pa.Array], numeric: Iterable[str] = ()) -> None:
     """The same bytes as `write_csv` from whole columns of strings (nulls written empty), in Arrow compute:
     a million lines are a handful of vectorised passes, not a million rows of Python."""
+    write_csv_header(sink, list(columns))
+    write_csv_lines(sink, columns, numeric)
+
+
+def write_csv_header(sink: BinaryIO, header: Sequence[str]) -> None:
+    sink.write(",".join(_quoted(pa.array(list(header), pa.string())).to_pylist()).encode("utf-8") + b"\r\n")
+
+
+def write_csv_lines(sink: BinaryIO, columns: dict[str, pa.Array], numeric: Iterable[str] = ()) -> None:
+    """Lines under a header written before (`write_csv_header`), a batch of them at a time."""
     numeric = set(numeric)
     cells = []
     for name, column in columns.items():
@@ -45,7 +55,6 @@ def write_csv_columns(sink: BinaryIO, columns: dict[str, pa.Array], numeric: Ite
             column = pc.if_else(pc.match_substring_regex(column, "^[=+\\-@\\t\\r]"),
                                 pc.binary_join_element_wise("'", column, ""), column)
         cells.append(_quoted(column))
-    sink.write(",".join(_quoted(pa.array([name])).to_pylist()[0] for name in columns).encode("utf-8") + b"\r\n")
     if cells and len(cells[0]):
         lines = pc.binary_join_element_wise(*cells, ",")
         sink.write("\r\n".join(lines.to_pylist()).encode("utf-8"))

@@ -6,16 +6,21 @@ refund_due + parked``. A line that does not (money allocated twice, or lost) sto
 written wrong."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import BinaryIO
 
-from pipeline.exporters.csv_safe import write_csv
-from pipeline.money import format_minor
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from pipeline.exporters.columns import amount_texts
+from pipeline.exporters.csv_safe import write_csv_header, write_csv_lines
 
 COLUMNS = ("payment_id", "source", "source_key", "value_date", "amount", "currency", "payer_name", "reference",
            "rule", "case_number", "allocated_principal", "allocated_interest", "allocated_fees", "allocated_costs",
            "refund_due", "parked", "parked_reason")
 PARTS = ("allocated_principal", "allocated_interest", "allocated_fees", "allocated_costs", "refund_due", "parked")
+AMOUNTS = ("amount", *PARTS)
 FEES = ("reminder_fees", "collection_fees", "compensation")
 
 
@@ -23,33 +28,40 @@ class ReportDoesNotAddUp(RuntimeError):
     """A payment whose parts are not its amount: the books do not balance, and the run stops."""
 
 
-def report_parts(amount: int, settled: dict[str, int], refund_due: int, parked: bool) -> dict[str, int]:
-    """A payment's parts from what its postings settled (component -> minor units, as paid: positive)."""
-    return dict(allocated_principal=settled.get("principal", 0), allocated_interest=settled.get("interest", 0),
-                allocated_fees=sum(settled.get(name, 0) for name in FEES), allocated_costs=settled.get("costs", 0),
-                refund_due=refund_due, parked=amount if parked else 0)
+def report_parts(amount: pd.Series, settled: dict[str, pd.Series], refund_due: pd.Series,
+                 parked: pd.Series) -> dict[str, pd.Series]:
+    """Payments' parts from what their postings settled (component -> minor units, as paid: positive)."""
+    return dict(allocated_principal=settled["principal"], allocated_interest=settled["interest"],
+                allocated_fees=sum(settled[name] for name in FEES), allocated_costs=settled["costs"],
+                refund_due=refund_due, parked=amount.where(parked, 0))
 
 
-def write_reconciliation(sink: BinaryIO, payments: Iterable[dict]) -> None:
-    """``payments``: dicts of the columns, amounts in minor units (``amount`` and the ``PARTS``), streamed."""
-    write_csv(sink, COLUMNS, ([line[name] for name in COLUMNS] for line in _lines(payments)),
-              numeric=("amount", *PARTS))
+def write_reconciliation(sink: BinaryIO, batches: Iterable[pd.DataFrame]) -> None:
+    """``batches``: frames of the columns, amounts in minor units (``amount`` and the ``PARTS``), written as they
+    come; then the ``TOTAL`` line of each currency."""
+    write_csv_header(sink, COLUMNS)
+    totals: dict[str, np.ndarray] = {}
+    for lines in batches:
+        _check(lines)
+        for currency, sums in lines.groupby("currency")[list(AMOUNTS)].sum().iterrows():
+            totals[currency] = totals.get(currency, 0) + sums.to_numpy(dtype=np.int64)
+        _write(sink, lines)
+    if totals:
+        _write(sink, pd.DataFrame([{**dict.fromkeys(COLUMNS, ""), "payment_id": "TOTAL", "currency": currency,
+                                    **dict(zip(AMOUNTS, sums))} for currency, sums in sorted(totals.items())]))
 
 
-def _lines(payments: Iterable[dict]) -> Iterator[dict]:
-    totals: dict[str, dict[str, int]] = {}
-    for payment in payments:
-        if sum(payment[name] for name in PARTS) != payment["amount"]:
-            raise ReportDoesNotAddUp(f"payment {payment['payment_id']} ({payment['source_key']}): its parts "
-                                     f"{', '.join(f'{n}={payment[n]}' for n in PARTS)} are not its amount "
-                                     f"{payment['amount']}")
-        total = totals.setdefault(payment["currency"], dict.fromkeys(("amount", *PARTS), 0))
-        for name in total:
-            total[name] += payment[name]
-        yield _money(payment, payment["currency"])
-    for currency, total in sorted(totals.items()):
-        yield _money(dict(dict.fromkeys(COLUMNS, ""), payment_id="TOTAL", currency=currency, **total), currency)
+def _check(lines: pd.DataFrame) -> None:
+    wrong = lines[lines[list(PARTS)].sum(axis=1) != lines["amount"]]
+    if len(wrong):
+        payment = wrong.iloc[0]
+        raise ReportDoesNotAddUp(f"payment {payment['payment_id']} ({payment['source_key']}): its parts "
+                                 f"{', '.join(f'{n}={payment[n]}' for n in PARTS)} are not its amount "
+                                 f"{payment['amount']}")
 
 
-def _money(line: dict, currency: str) -> dict:
-    return {**line, **{name: format_minor(line[name], currency) for name in ("amount", *PARTS)}}
+def _write(sink: BinaryIO, lines: pd.DataFrame) -> None:
+    currency = lines["currency"].to_numpy()
+    write_csv_lines(sink, {name: amount_texts(lines[name].to_numpy(dtype=np.int64), currency) if name in AMOUNTS
+                           else pa.array(lines[name].astype("string"), pa.string()) for name in COLUMNS},
+                    numeric=AMOUNTS)

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.exporters.columns import amount_texts, exact_decimals
 from pipeline.exporters.csv_safe import write_csv, write_csv_columns
 from pipeline.money import format_minor, minor_digits
 
@@ -48,27 +49,6 @@ def write_lines_csv(sink: BinaryIO, lines: pd.DataFrame) -> None:
     write_csv_columns(sink, columns, numeric=LINE_AMOUNTS + RATES + ("payment_id",))
 
 
-def amount_texts(minor: np.ndarray, currency: np.ndarray) -> pa.Array:
-    """Minor units as the files write them (``format_minor``: 1234.50, -0.05), each in its currency's digits."""
-    if not len(minor):
-        return pa.array([], pa.string())
-    digits = np.array([minor_digits(code) for code in currency], dtype=np.int64)
-    texts = pa.nulls(len(minor), pa.string())
-    for scale in np.unique(digits):
-        mask = digits == scale
-        cast = pc.cast(_decimals(minor[mask], int(scale)), pa.string())
-        texts = pc.replace_with_mask(texts, pa.array(mask), cast)
-    return texts
-
-
-def _decimals(minor: np.ndarray, scale: int, precision: int = 20) -> pa.Array:
-    """The amounts as exact decimals of ``scale`` digits: the minor units are their unscaled values."""
-    wide = np.empty((len(minor), 2), dtype=np.int64)
-    wide[:, 0] = minor
-    wide[:, 1] = np.where(minor < 0, -1, 0)     # the high 64 bits of a 128-bit two's complement
-    return pa.Array.from_buffers(pa.decimal128(precision, scale), len(minor), [None, pa.py_buffer(wide.tobytes())])
-
-
 def write_lines_parquet(sink: BinaryIO, lines: pd.DataFrame) -> None:
     """The same lines as Parquet: amounts decimal(20,2), rates decimal(9,4), dates as dates, ids as integers."""
     shift = np.array([PARQUET_SCALE - minor_digits(code) for code in lines["currency"]], dtype=np.int64)
@@ -77,7 +57,7 @@ def write_lines_parquet(sink: BinaryIO, lines: pd.DataFrame) -> None:
     columns = {}
     for name in LINE_COLUMNS:
         if name in LINE_AMOUNTS:
-            columns[name] = _decimals(lines[name].to_numpy(dtype=np.int64) * 10 ** shift, PARQUET_SCALE)
+            columns[name] = exact_decimals(lines[name].to_numpy(dtype=np.int64) * 10 ** shift, PARQUET_SCALE)
         elif name in RATES:
             columns[name] = pc.cast(pa.array(lines[name], pa.string()), RATE_TYPE)
         elif name == "payment_id":

@@ -5,11 +5,12 @@ The stages call these inside the one transaction they hold per file.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, func, literal, or_, select, text, update
+from sqlalchemy import Connection, Select, Table, bindparam, func, literal, or_, select, text, update
 from sqlalchemy import case as when
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -21,6 +22,7 @@ from pipeline.ledger.schema import (case_events, cases, claim_steps, creditors, 
 
 CHUNK = 5000
 STREAM_ROWS = 2_000  # rows fetched at a time when a query is streamed
+FRAME_ROWS = 50_000  # rows of one frame when a query is streamed as columns
 CASE_NUMBER_BASE = 10_000_000
 PARTY_LOCK_SPACE = 0x696E6B  # first key of the parties' advisory locks (the second: hash of kind and id)
 KEPT_WHEN_MISSING = ("national_id", "email", "phone")  # a later file without them does not erase them
@@ -486,13 +488,14 @@ def postings_of_payment(conn: Connection, payment_id: int) -> list:
         postings.c.payment_id == payment_id, postings.c.kind == "payment").order_by(postings.c.id)).all()
 
 
-def reconciliation_rows(conn: Connection, day: date) -> Iterator:
-    """The report lines of ``day``, streamed: the payments judged that day, in id order, then those an operator
-    resolved that day (``manual`` true); each with its case number and, per component it settled, what its
-    allocation paid (positive; a reversal's negative). A parked payment's judged line has no allocation."""
+def reconciliation_frames(conn: Connection, day: date) -> Iterator[pd.DataFrame]:
+    """The report lines of ``day`` as columns, streamed: the payments judged that day, in id order, then those
+    an operator resolved that day (``manual`` true); each with its case number and, per component it settled,
+    what its allocation paid (positive; a reversal's negative). A parked payment's judged line has no
+    allocation."""
     allocated = postings.c.kind.in_(["payment", "payment_reversal"])
-    settled = [func.sum(when((postings.c.settles == component, -postings.c.amount_minor), else_=0)).label(component)
-               for component in postings_vocabulary.SETTLEABLE]
+    settled = [func.coalesce(func.sum(when((postings.c.settles == component, -postings.c.amount_minor), else_=0)),
+                             0).label(component) for component in postings_vocabulary.SETTLEABLE]
     for manual, case_column, day_column, allocation in (
             (False, payments.c.case_id, payments.c.judged_on, payments.c.rule.is_not(None)),
             (True, payments.c.resolved_case_id, payments.c.resolved_on, payments.c.resolved_on.is_not(None))):
@@ -500,8 +503,49 @@ def reconciliation_rows(conn: Connection, day: date) -> Iterator:
                  .select_from(payments.outerjoin(cases, cases.c.id == case_column)
                               .outerjoin(postings, (postings.c.payment_id == payments.c.id) & allocated & allocation))
                  .where(day_column == day).group_by(payments.c.id, cases.c.case_number).order_by(payments.c.id))
-        for batch in conn.execute(query.execution_options(yield_per=STREAM_ROWS)).partitions():
-            yield from batch
+        yield from fetch_frames(conn, query, dates=("value_date",))
+
+
+def fetch_frame(conn: Connection, query: Select, dates: Sequence[str] = ()) -> pd.DataFrame:
+    """The query's rows as a frame, fetched by the driver's cursor (``dates``: columns made datetime64)."""
+    with _driver_cursor(conn, query) as cursor:
+        return _frame(cursor.fetchall(), cursor, dates)
+
+
+def fetch_frames(conn: Connection, query: Select, dates: Sequence[str] = (),
+                 size: int = FRAME_ROWS) -> Iterator[pd.DataFrame]:
+    """The same, streamed: frames of at most ``size`` rows (the first one maybe empty, never none)."""
+    with _driver_cursor(conn, query) as cursor:
+        while True:
+            rows = cursor.fetchmany(size)
+            yield _frame(rows, cursor, dates)
+            if len(rows) < size:
+                return
+
+
+@contextmanager
+def _driver_cursor(conn: Connection, query: Select) -> Iterator:
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    if conn.dialect.paramstyle == "qmark":
+        params = [_sqlite_value(params[name]) for name in compiled.positiontup]
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        yield cursor
+    finally:
+        cursor.close()
+
+
+def _frame(rows: list[tuple], cursor, dates: Sequence[str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(rows, columns=[d[0] for d in cursor.description])
+    for name in dates:
+        frame[name] = pd.to_datetime(frame[name])
+    return frame
+
+
+def _sqlite_value(value):
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def cases_by_id(conn: Connection, case_ids: Sequence[int]) -> dict[int, str]:

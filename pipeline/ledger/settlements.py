@@ -11,36 +11,15 @@ from collections.abc import Sequence
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import Connection, Select, and_, func, select
+from sqlalchemy import Connection, and_, func, select
 
-from pipeline.ledger.repository import insert_rows, reserve_ids
+from pipeline.ledger.repository import fetch_frame, insert_rows, reserve_ids
 from pipeline.ledger.schema import (cases, handoff_cases, handoffs, invoices, payments, postings, settled_postings,
                                     settlement_lines, settlement_weeks, settlements)
 
 SETTLED_KINDS = ("payment", "payment_reversal", "direct_payment", "withdrawal_fee", "court_withdrawal_fee")
 SUMMED = ("allocated_principal", "allocated_interest", "allocated_fees", "allocated_costs", "creditor_share",
           "commission", "vat", "fees_due", "net_to_creditor")
-
-
-def fetch_frame(conn: Connection, query: Select, dates: Sequence[str] = ()) -> pd.DataFrame:
-    """The query's rows as a frame, fetched by the driver's cursor (``dates``: columns made datetime64)."""
-    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    if conn.dialect.paramstyle == "qmark":
-        params = [_sqlite_value(params[name]) for name in compiled.positiontup]
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        frame = pd.DataFrame.from_records(cursor.fetchall(), columns=[d[0] for d in cursor.description])
-    finally:
-        cursor.close()
-    for name in dates:
-        frame[name] = pd.to_datetime(frame[name])
-    return frame
-
-
-def _sqlite_value(value):
-    return value.isoformat() if isinstance(value, date) else value
 
 
 def record_week(conn: Connection, period: str, run_id: str, executes_on: date) -> bool:

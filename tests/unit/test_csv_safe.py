@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.exporters.csv_safe import write_csv, write_csv_columns
-from pipeline.exporters.settlement import amount_texts
+from pipeline.exporters.columns import amount_texts
 from pipeline.money import format_minor
 
 CELLS = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list('a,"\r\n=+-@\t øÆ1. ')), max_size=8))

@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from time import time
 from typing import BinaryIO
 
+import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from pipeline import exports
@@ -30,6 +31,7 @@ from pipeline.intake import Intake, Party, Taken, no_checkpoint
 from pipeline.ledger import open_ledger
 from pipeline.ledger import repository as repo
 from pipeline.ledger.listings import LedgerListings
+from pipeline.ledger.postings import SETTLEABLE
 from pipeline.rules.interest import ReferenceRates
 from pipeline.stages.reconcile.allocating import CreditorPayments
 from pipeline.stages.ingest import Receipts
@@ -70,21 +72,26 @@ class Report:
                             f"reconciliation_{day.isoformat()}.csv", day, run_id)
 
     def render(self, conn: Connection, export, sink: BinaryIO) -> None:
-        write_reconciliation(sink, (_report_line(row) for row in
-                                    repo.reconciliation_rows(conn, date.fromisoformat(export.natural_key))))
+        write_reconciliation(sink, (_report_lines(rows) for rows in
+                                    repo.reconciliation_frames(conn, date.fromisoformat(export.natural_key))))
 
 
-def _report_line(row) -> dict:
-    settled = {name: int(getattr(row, name) or 0) for name in ("principal", "interest", "reminder_fees",
-                                                                "collection_fees", "compensation", "costs")}
-    line = dict(payment_id=row.id, source=row.source, source_key=row.bank_key, value_date=row.value_date.isoformat(),
-                amount=row.amount_minor, currency=row.currency, payer_name=row.payer_name, reference=row.reference,
-                rule=row.rule or "", case_number=row.case_number or "", parked_reason=row.parked_reason or "",
-                **report_parts(row.amount_minor, settled, row.refund_due_minor, row.parked_reason is not None))
-    if row.manual:  # out of suspense: nothing comes in, what was parked goes to a case or back to the payer
-        line.update(source="manual", amount=0, rule=MANUAL if row.resolved_case_id else "",
-                    refund_due=row.resolved_refund_minor, parked=-row.amount_minor)
-    return line
+def _report_lines(rows: pd.DataFrame) -> pd.DataFrame:
+    """The report's columns of a batch of payments. A payment worked out of suspense (``manual``) gets a line of
+    its own: nothing comes in, what was parked goes to a case or back to the payer."""
+    manual = rows["manual"].astype(bool)
+    amount = rows["amount_minor"].astype("int64")
+    settled = {name: rows[name].astype("int64") for name in SETTLEABLE}
+    parts = report_parts(amount, settled, rows["refund_due_minor"].fillna(0).astype("int64"),
+                         rows["parked_reason"].notna())
+    parts["refund_due"] = parts["refund_due"].where(~manual, rows["resolved_refund_minor"].fillna(0).astype("int64"))
+    parts["parked"] = parts["parked"].where(~manual, -amount)
+    rule = rows["rule"].fillna("").where(~manual, rows["resolved_case_id"].notna().map({True: MANUAL, False: ""}))
+    return pd.DataFrame(dict(payment_id=rows["id"], source=rows["source"].where(~manual, "manual"),
+                             source_key=rows["bank_key"], value_date=rows["value_date"].dt.strftime("%Y-%m-%d"),
+                             amount=amount.where(~manual, 0), currency=rows["currency"], payer_name=rows["payer_name"],
+                             reference=rows["reference"], rule=rule, case_number=rows["case_number"],
+                             parked_reason=rows["parked_reason"], **parts))
 
 
 def run(settings: Settings, as_of: date, run_id: str, close_day: bool = True, settle_seconds: int | None = None,
