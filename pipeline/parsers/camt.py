@@ -189,26 +189,27 @@ def _read_entry(ntry, place: _Place, unique: Callable[[str, _Place], str]) -> li
 
     The value date is ``ValDt``; an entry without one takes its booking date (``BookgDt``) as value date,
     since the money is at the account's disposal from its booking at the latest."""
-    direction, reversal = _text(ntry, "CdtDbtInd"), _text(ntry, "RvslInd") in ("true", "1")
-    reason = _why_not_a_payment(ntry, direction, reversal, place)
+    paths = _Paths(ntry)
+    direction, reversal = paths.text("CdtDbtInd"), paths.text("RvslInd") in ("true", "1")
+    reason = _why_not_a_payment(paths, direction, reversal, place)
     if reason:
         return [Ignored(str(place), reason)]
-    amount, currency = _entry_amount(ntry, place)
-    booking_date = _date(ntry, "BookgDt", place)
-    value_date = _date(ntry, "ValDt", place) or booking_date
+    amount, currency = _entry_amount(paths, place)
+    booking_date = _date(paths, "BookgDt", place)
+    value_date = _date(paths, "ValDt", place) or booking_date
     if value_date is None:
         raise FileRejected("BAD_DATE", f"{place}: neither a value date (ValDt) nor a booking date (BookgDt)")
     entry = _Entry(direction, -1 if reversal else 1, amount,
-                   _text(ntry, "AcctSvcrRef") or _text(ntry, "NtryRef") or place.key, place,
+                   paths.text("AcctSvcrRef") or paths.text("NtryRef") or place.key, place,
                    dict(currency=currency, value_date=value_date, booking_date=booking_date, reversal=reversal))
-    details = _all(ntry, "NtryDtls/TxDtls")
+    details = paths.all("NtryDtls/TxDtls")
     if len(details) <= 1:
-        detail = details[0] if details else None
+        detail = paths.under("NtryDtls/TxDtls") if details else None
         return [entry.payment(unique(entry.key, place), amount, place, detail)]
-    return _split(entry, details, unique)
+    return _split(entry, [_Paths(detail) for detail in details], unique)
 
 
-def _why_not_a_payment(ntry, direction: str, reversal: bool, place: _Place) -> str:
+def _why_not_a_payment(ntry: _Paths, direction: str, reversal: bool, place: _Place) -> str:
     """The reason an entry is not a payment (nor a reversal of one), or "" when it is."""
     status = _status(ntry)
     if status != "BOOK":
@@ -231,12 +232,12 @@ class _Entry:
     place: _Place
     common: dict     # currency, value_date, booking_date, reversal
 
-    def payment(self, key: str, amount: int, place: _Place, detail) -> Payment:
+    def payment(self, key: str, amount: int, place: _Place, detail: _Paths | None) -> Payment:
         return Payment(key=key, amount_minor=self.sign * amount, position=str(place), **self.common,
                        **_described(detail))
 
 
-def _split(entry: _Entry, details: list, unique: Callable[[str, _Place], str]) -> list[Payment | Ignored]:
+def _split(entry: _Entry, details: list[_Paths], unique: Callable[[str, _Place], str]) -> list[Payment | Ignored]:
     """One payment per transaction detail of a batch entry. A detail's key is its own AcctSvcrRef, else the
     entry's key with the detail's position. A detail booked the other way than its entry (a fee netted in a
     credit batch, say) is left with its reason; what the details net to must be the entry's amount."""
@@ -245,10 +246,10 @@ def _split(entry: _Entry, details: list, unique: Callable[[str, _Place], str]) -
     for number, detail in enumerate(details, 1):
         at = replace(entry.place, detail=number)
         part = _detail_amount(detail, entry.common["currency"], at)
-        direction = _text(detail, "CdtDbtInd") or entry.direction
+        direction = detail.text("CdtDbtInd") or entry.direction
         if direction == entry.direction:
             net += part
-            key = _text(detail, "Refs/AcctSvcrRef") or f"{entry.key}/{number}"
+            key = detail.text("Refs/AcctSvcrRef") or f"{entry.key}/{number}"
             items.append(entry.payment(unique(key, at), part, at, detail))
         else:
             net -= part
@@ -261,19 +262,19 @@ def _split(entry: _Entry, details: list, unique: Callable[[str, _Place], str]) -
     return items
 
 
-def _entry_amount(ntry, place: _Place) -> tuple[int, str]:
-    amount = ntry.find(_path("Amt"))
+def _entry_amount(ntry: _Paths, place: _Place) -> tuple[int, str]:
+    amount = ntry.first("Amt")
     if amount is None:
         raise FileRejected("BAD_AMOUNT", f"{place}: the entry has no amount (Amt)")
     currency = amount.get("Ccy")
     return minor_amount(amount.text, currency, str(place)), currency
 
 
-def _detail_amount(detail, currency: str, place: _Place) -> int:
+def _detail_amount(detail: _Paths, currency: str, place: _Place) -> int:
     """A batch detail's amount, in the entry's currency (the account's): ``Amt``, else ``AmtDtls/TxAmt/Amt``."""
-    amount = detail.find(_path("Amt"))
+    amount = detail.first("Amt")
     if amount is None:
-        amount = detail.find(_path("AmtDtls/TxAmt/Amt"))
+        amount = detail.first("AmtDtls/TxAmt/Amt")
     if amount is None:
         raise FileRejected("BAD_AMOUNT", f"{place}: no amount (Amt or AmtDtls/TxAmt/Amt), so the batch entry "
                                          "cannot be split into its payments")
@@ -282,18 +283,18 @@ def _detail_amount(detail, currency: str, place: _Place) -> int:
     return minor_amount(amount.text, currency, str(place))
 
 
-def _status(ntry) -> str:
+def _status(ntry: _Paths) -> str:
     """``Sts`` as a code: its text up to .001.07, ``Sts/Cd`` (or ``Sts/Prtry``) from .001.08."""
-    status = ntry.find(_path("Sts"))
+    status = ntry.first("Sts")
     if status is None:
         return ""
-    return (status.text or "").strip() or _text(status, "Cd") or _text(status, "Prtry")
+    return (status.text or "").strip() or ntry.text("Sts/Cd") or ntry.text("Sts/Prtry")
 
 
-def _date(ntry, group: str, place: _Place) -> date | None:
+def _date(ntry: _Paths, group: str, place: _Place) -> date | None:
     """The date of ``group`` (BookgDt, ValDt): its ``Dt``, else the day of its ``DtTm`` as the bank wrote it
     (the bank's own day, not moved to UTC); None when the group is absent."""
-    text = _text(ntry, f"{group}/Dt") or _text(ntry, f"{group}/DtTm")
+    text = ntry.text(f"{group}/Dt") or ntry.text(f"{group}/DtTm")
     if not text:
         return None
     match = ISO_DATE.match(text)
@@ -305,34 +306,72 @@ def _date(ntry, group: str, place: _Place) -> date | None:
     raise FileRejected("BAD_DATE", f"{place}: {group} {text!r} is not a date")
 
 
-def _described(detail) -> dict[str, str]:
+def _described(detail: _Paths | None) -> dict[str, str]:
     """What a transaction detail tells of the payment: its references and its payer (``Dbtr``, whose name
     and address move into ``Dbtr/Pty`` from .001.08)."""
     if detail is None:
         return {}
-    payer = detail.find(_path("RltdPties/Dbtr/Pty"))
-    if payer is None:
-        payer = detail.find(_path("RltdPties/Dbtr"))
-    references = _texts(detail, "RmtInf/Strd/CdtrRefInf/Ref") or _texts(detail, "RmtInf/Strd/CdtrRefInf/CdtrRef")
-    described = dict(reference=references[0] if references else "", text=" ".join(_texts(detail, "RmtInf/Ustrd")))
+    payer = next((detail.under(path) for path in ("RltdPties/Dbtr/Pty", "RltdPties/Dbtr") if detail.all(path)), None)
+    references = detail.texts("RmtInf/Strd/CdtrRefInf/Ref") or detail.texts("RmtInf/Strd/CdtrRefInf/CdtrRef")
+    described = dict(reference=references[0] if references else "", text=" ".join(detail.texts("RmtInf/Ustrd")))
     if payer is not None:
-        described.update(payer_name=_text(payer, "Nm"), payer_address=_address(payer), payer_id=_party_id(payer))
+        described.update(payer_name=payer.text("Nm"), payer_address=_address(payer), payer_id=_party_id(payer))
     return described
 
 
-def _address(party) -> str:
+def _address(party: _Paths) -> str:
     """``PstlAdr`` on one line: its address lines, else street, building number, post code and town."""
-    lines = _texts(party, "PstlAdr/AdrLine")
+    lines = party.texts("PstlAdr/AdrLine")
     if lines:
         return ", ".join(lines)
-    street = " ".join(_texts(party, "PstlAdr/StrtNm") + _texts(party, "PstlAdr/BldgNb"))
-    town = " ".join(_texts(party, "PstlAdr/PstCd") + _texts(party, "PstlAdr/TwnNm"))
+    street = " ".join(party.texts("PstlAdr/StrtNm") + party.texts("PstlAdr/BldgNb"))
+    town = " ".join(party.texts("PstlAdr/PstCd") + party.texts("PstlAdr/TwnNm"))
     return ", ".join(part for part in (street, town) if part)
 
 
-def _party_id(party) -> str:
+def _party_id(party: _Paths) -> str:
     """An organisation's other id (an organisation number, say), else a person's (a national id)."""
-    return _text(party, "Id/OrgId/Othr/Id") or _text(party, "Id/PrvtId/Othr/Id")
+    return party.text("Id/OrgId/Othr/Id") or party.text("Id/PrvtId/Othr/Id")
+
+
+class _Paths:
+    """An element's descendants by the path of their local names (``A/B``), each path's in document order: one
+    walk of an entry, then every question a dict lookup (an ElementPath with namespace wildcards costs
+    microseconds, and an entry asks some twenty). ``under`` answers for the elements at a path below."""
+
+    def __init__(self, elem, found: dict[str, list] | None = None, prefix: str = ""):
+        self.prefix = prefix
+        if found is None:
+            found = {}
+            _walk(elem, "", found)
+        self.found = found
+
+    def under(self, path: str) -> "_Paths":
+        return _Paths(None, self.found, f"{self.prefix}{path}/")
+
+    def all(self, path: str) -> list:
+        return self.found.get(self.prefix + path, [])
+
+    def first(self, path: str):
+        found = self.found.get(self.prefix + path)
+        return found[0] if found else None
+
+    def text(self, path: str) -> str:
+        found = self.found.get(self.prefix + path)
+        return (found[0].text or "").strip() if found else ""
+
+    def texts(self, path: str) -> list[str]:
+        """The stripped, non-empty texts of every element at the path, in document order."""
+        return [text for found in self.all(path) if (text := (found.text or "").strip())]
+
+
+def _walk(elem, prefix: str, found: dict[str, list]) -> None:
+    for child in elem:
+        tag = child.tag
+        if isinstance(tag, str):   # not a comment or processing instruction
+            path = prefix + tag[tag.rfind("}") + 1:]
+            found.setdefault(path, []).append(child)
+            _walk(child, path + "/", found)
 
 
 @lru_cache(maxsize=None)
@@ -341,17 +380,8 @@ def _path(local_names: str) -> str:
     return "/".join(f"{{*}}{name}" for name in local_names.split("/"))
 
 
-def _all(elem, local_names: str) -> list:
-    return elem.findall(_path(local_names))
-
-
 def _text(elem, local_names: str) -> str:
     return (elem.findtext(_path(local_names)) or "").strip()
-
-
-def _texts(elem, local_names: str) -> list[str]:
-    """The stripped, non-empty texts of every element at the path, in document order."""
-    return [text for found in _all(elem, local_names) if (text := (found.text or "").strip())]
 
 
 def _local(tag: str) -> str:

@@ -141,16 +141,27 @@ class InterestClaim:
 
 def accrued(claim: InterestClaim, to: date, rates: ReferenceRates) -> int:
     """The interest of the days ``claim.due_date … to − 1``, in minor units, rounded half up once."""
-    return round_half_up(exact(claim, to, rates))
+    return _half_up(*_exact(claim, to, rates))
 
 
 def exact(claim: InterestClaim, to: date, rates: ReferenceRates) -> Fraction:
     """The same, unrounded: the sum of the pieces, each principal × (rate + margin) % × days / 365."""
+    return Fraction(*_exact(claim, to, rates))
+
+
+def _exact(claim: InterestClaim, to: date, rates: ReferenceRates) -> tuple[int, int]:
+    """`exact` as numerator and denominator, summed in integers: a daily run takes every open claim through
+    here, and a Fraction normalises itself at every step."""
     margin = margin_pct(claim.country, claim.due_date)
-    total = Fraction(0)
+    numerator, denominator = 0, 1
     for start, end, principal in _pieces(claim, to):
-        total += principal * rates.rate_days(claim.country, margin, start, end)
-    return total / (100 * DAYS_IN_YEAR)
+        days = rates.rate_days(claim.country, margin, start, end)
+        if days.denominator == denominator:
+            numerator += principal * days.numerator
+        else:
+            numerator = numerator * days.denominator + principal * days.numerator * denominator
+            denominator *= days.denominator
+    return numerator, denominator * 100 * DAYS_IN_YEAR
 
 
 def rate_pct(claim: InterestClaim, on: date, rates: ReferenceRates) -> Decimal:
@@ -176,5 +187,9 @@ def _principal_on(steps: Sequence[tuple[date, int]], day: date) -> int:
 
 def round_half_up(amount: Fraction) -> int:
     """To the nearest minor unit, halves away from zero (interest is never negative; a correction may be)."""
-    whole = (abs(amount.numerator) * 2 + amount.denominator) // (2 * amount.denominator)
-    return whole if amount >= 0 else -whole
+    return _half_up(amount.numerator, amount.denominator)
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    whole = (abs(numerator) * 2 + denominator) // (2 * denominator)
+    return whole if numerator >= 0 else -whole
