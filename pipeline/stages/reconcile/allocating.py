@@ -70,13 +70,12 @@ class CreditorPayments:
         """``matched``: rows of id, case_id, rule, amount_minor, value_date, remittance_text, reversal; those
         ``still_open`` finds under the lock are allocated (judged once, whichever worker comes first), and
         what became of them written by ``record`` (default: as judged on the run's day)."""
-        self.record = record or self._record_judged
         repo.lock_party(self.conn, "creditor", self.creditor_id)
         waiting = still_open(self.conn, [payment.id for payment in matched])
         matched = [payment for payment in matched if payment.id in waiting]
         self._load({payment.case_id for payment in matched})
         judged = [self._reverse(payment) if payment.reversal else self._allocate(payment) for payment in matched]
-        self._write(judged)
+        self._write(judged, record or self._record_judged)
         return judged
 
     def _load(self, case_ids: set[int]) -> None:
@@ -155,7 +154,7 @@ class CreditorPayments:
                                               new_before_dispute=None, new_closed_on=self.day)
         self._event(claim, "paid", f"{claim.row.status} -> {case_states.PAID}: nothing is left to pay")
 
-    def _write(self, judged: list[Judged]) -> None:
+    def _write(self, judged: list[Judged], record) -> None:
         rows = [posting for one in judged for posting in one.postings]
         if rows:
             repo.post(self.conn, **repo.columns(rows), booked_on=self.day, file_id=None, run_id=self.run_id)
@@ -163,7 +162,7 @@ class CreditorPayments:
             repo.insert_rows(self.conn, case_events, **repo.columns(self.events), on_date=self.day, file_id=None,
                              run_id=self.run_id)
         repo.update_case_states(self.conn, list(self.closed.values()))
-        self.record(self.conn, judged)
+        record(self.conn, judged)
 
     def _record_judged(self, conn: Connection, judged: list[Judged]) -> None:
         repo.judge_payments(conn, [dict(payment=one.payment, day=self.day, judged_rule=one.judged_rule,
