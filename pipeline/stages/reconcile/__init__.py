@@ -7,7 +7,7 @@
 2. every payment not judged yet matched to a case by the ordered rules of `matching` (a join of all of
    them against the cases), or parked with its reason;
 3. the matched ones allocated (`allocating`), per creditor under its lock, in transactions of at most
-   `ALLOCATION_BATCH` payments (so that a run's memory does not grow with its payments);
+   `ALLOCATION_BATCH` payments (a run holds one batch's claims and postings in memory, not the whole run's);
 4. the day's report (`reconciliation_<date>.csv` in finance's outbox) owed, and delivered when the day is
    closed: by ``close_day`` (the command line, the DAG's daily run), or by any run of a later day.
 
