@@ -1,8 +1,9 @@
 """`make bench`: the stages against their limits (quality.md), on generated, seeded data.
 
 For N and 2N rows of the canonical layout (2 % bad rows) it times the ingest stage as
-`inkasso ingest` runs it (SQLite), the re-ingest of the same rows (all duplicates), and
-`pyarrow.csv.read_csv` of the same file; then one daily lifecycle run (`inkasso lifecycle`)
+`inkasso ingest` runs it (SQLite), beside `pyarrow.csv.read_csv` of the same file and beside its floor (the rows
+it wrote inserted into the ledger as it was, alone); then the re-ingest of the same rows in a file of other
+bytes (all duplicates), beside the first ingest; then one daily lifecycle run (`inkasso lifecycle`)
 over the claims taken, beside reading those claims from the ledger; then a camt.053 statement with a
 credit for every open case reconciled (`inkasso reconcile`), beside DuckDB joining the same payments and
 cases on the reference (and beside its floor: the statement read by lxml and the rows it wrote inserted, each
@@ -31,6 +32,10 @@ from pipeline import registry_text
 AS_OF = date(2026, 11, 26)
 HANDOFF_CASES = 100_000   # the week of the handoff row (issue 18), whatever --rows
 SETTLEMENT_ALLOCATIONS, SETTLEMENT_CREDITORS = 1_000_000, 1_000   # the settlement row's week (issue 19)
+# what each run writes, parents first: the floors insert these rows alone
+INGEST_TABLES = ("creditors", "ingested_files", "debtors", "cases", "invoices", "postings", "case_events",
+                 "receipt_lines")
+RECONCILE_TABLES = ("ingested_files", "payments", "postings", "case_events")
 HEADER = ("invoice_number,invoice_date,due_date,amount,currency,debtor_id,debtor_type,debtor_name,"
           "debtor_address_line1,debtor_postcode,debtor_city,debtor_country,reminder_fees\n")
 REGISTRY = registry_text.registry([registry_text.creditor(
@@ -73,11 +78,20 @@ def bench(rows: int) -> list[tuple]:
         limit, _ = timed([sys.executable, "-c", f"import pyarrow.csv as c; c.read_csv({str(data)!r})"], env)
         inbox = work / "home" / "creditors" / "bench" / "inbox"
         results = []
-        for label in ("CSV ingest", "re-ingest"):
-            inbox.mkdir(parents=True, exist_ok=True)
-            shutil.copy(data, inbox / f"{label.replace(' ', '_')}.csv")
-            seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
-            results.append((label, rows, seconds, rss, seconds / limit, "read_csv"))
+        database, before = work / "home" / "inkasso.db", work / "ledger-before-ingest.db"
+        inbox.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data, inbox / "first.csv")
+        _copy_ledger(database, before)
+        first, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
+        floor = _insert_seconds(before, database, INGEST_TABLES, env)
+        results.append(("CSV ingest", rows, first, rss, first / limit,
+                        f"read_csv; {first / floor:.1f}x its floor, {floor:.1f} s (SQLite inserts alone)"))
+        # the same rows again in a file of other bytes (CRLF line ends): the same file again would be
+        # recognised by its SHA-256 and not read at all
+        (inbox / "again.csv").write_bytes(data.read_bytes().replace(b"\n", b"\r\n"))
+        seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
+        results.append(("re-ingest", rows, seconds, rss, seconds / limit,
+                        f"read_csv; {seconds / first:.2f}x the first ingest"))
         results.append(lifecycle(inkasso, env, work / "home"))
         results.append(reconciliation(inkasso, env, work))
         return results
@@ -270,7 +284,7 @@ def reconciliation(inkasso: str, env: dict, work: Path) -> tuple:
     _copy_ledger(database, before)
     parse = _parse_seconds(statement, env)
     seconds, rss = timed([inkasso, "reconcile", "--settle-seconds", "0", "--as-of", AS_OF.isoformat()], env)
-    floor = parse + _insert_seconds(before, database, env)
+    floor = parse + _insert_seconds(before, database, RECONCILE_TABLES, env)
     return ("reconcile", len(owed), seconds, rss, seconds / limit,
             f"DuckDB join; {seconds / floor:.1f}x its floor, {floor:.1f} s (lxml parse, SQLite inserts, alone)")
 
@@ -295,21 +309,22 @@ def _parse_seconds(statement: Path, env: dict) -> float:
                                 text=True).stdout)
 
 
-def _insert_seconds(before: Path, after: Path, env: dict) -> float:
-    """Seconds SQLite takes to insert the rows a run added to ``payments``, ``postings`` and ``case_events`` (and
-    its file's ``ingested_files`` row), read from ``after``, into ``before``, the ledger as it was: one
-    transaction, the ledger's own settings (foreign keys, cache), no Python per row."""
+def _insert_seconds(before: Path, after: Path, tables: tuple[str, ...], env: dict) -> float:
+    """Seconds SQLite takes to insert the rows a run added to ``tables`` (parents first; the rows of ``after``
+    that ``before`` has not) into ``before``, the ledger as it was: one transaction, the ledger's own settings
+    (foreign keys, cache), no Python per row. The least a run that writes those rows can take."""
     insert = (
         "import sqlite3, time; from pipeline.ledger.db import SQLITE_CACHE_KIB\n"
-        f"after, before = sqlite3.connect({str(after)!r}), sqlite3.connect({str(before)!r}, isolation_level=None)\n"
+        f"after = sqlite3.connect({str(after)!r}); after.execute('ATTACH ? AS was', ({str(before)!r},))\n"
+        "rows = {}\n"
+        f"for table in {tables!r}:\n"
+        "    columns = ', '.join(c[1] for c in after.execute(f'PRAGMA table_info({table})'))\n"
+        "    rows[table] = (columns, after.execute(f'SELECT {columns} FROM main.{table} EXCEPT '\n"
+        "                                          f'SELECT {columns} FROM was.{table}').fetchall())\n"
+        "after.close()\n"
+        f"before = sqlite3.connect({str(before)!r}, isolation_level=None)\n"
         "before.execute('PRAGMA foreign_keys=ON'); before.execute('PRAGMA synchronous=NORMAL')\n"
         "before.execute(f'PRAGMA cache_size=-{SQLITE_CACHE_KIB}')\n"
-        "rows = {}\n"
-        "for table in ('ingested_files', 'payments', 'postings', 'case_events'):\n"
-        "    columns = ', '.join(c[1] for c in after.execute(f'PRAGMA table_info({table})'))\n"
-        "    start = before.execute(f'SELECT coalesce(max(id), 0) FROM {table}').fetchone()[0]\n"
-        "    rows[table] = (columns, after.execute(f'SELECT {columns} FROM {table} WHERE id > ?', (start,))"
-        ".fetchall())\n"
         "started = time.perf_counter()\n"
         "before.execute('BEGIN')\n"
         "for table, (columns, values) in rows.items():\n"
