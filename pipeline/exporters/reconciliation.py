@@ -11,9 +11,8 @@ from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from pipeline.exporters.columns import amount_texts
+from pipeline.exporters.columns import amount_texts, text_column
 from pipeline.exporters.csv_safe import write_csv_header, write_csv_lines
 
 COLUMNS = ("payment_id", "source", "source_key", "value_date", "amount", "currency", "payer_name", "reference",
@@ -63,5 +62,5 @@ def _check(lines: pd.DataFrame) -> None:
 def _write(sink: BinaryIO, lines: pd.DataFrame) -> None:
     currency = lines["currency"].to_numpy()
     write_csv_lines(sink, {name: amount_texts(lines[name].to_numpy(dtype=np.int64), currency) if name in AMOUNTS
-                           else pa.array(lines[name].astype("string"), pa.string()) for name in COLUMNS},
+                           else text_column(lines[name]) for name in COLUMNS},
                     numeric=AMOUNTS)

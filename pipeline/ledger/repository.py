@@ -292,14 +292,13 @@ def update_case_states(conn: Connection, states: Sequence[dict]) -> None:
             closed_on=bindparam("new_closed_on")), list(states))
 
 
-def receipt_of(conn: Connection, file_id: int) -> Iterator[tuple]:
-    """The receipt lines of a file in order, streamed (a file of ten million rows has as many)."""
+def receipt_of(conn: Connection, file_id: int) -> Iterator[pd.DataFrame]:
+    """The receipt lines of a file in order, streamed as frames (a file of ten million rows has as many)."""
     query = (select(receipt_lines.c.line, receipt_lines.c.invoice_number, receipt_lines.c.outcome,
                     receipt_lines.c.message, cases.c.case_number, cases.c.payment_reference)
              .select_from(receipt_lines.outerjoin(cases, cases.c.id == receipt_lines.c.case_id))
              .where(receipt_lines.c.file_id == file_id).order_by(receipt_lines.c.seq))
-    for batch in conn.execute(query.execution_options(yield_per=STREAM_ROWS)).partitions():
-        yield from batch
+    return fetch_frames(conn, query)
 
 
 def lock_export(conn: Connection, kind: str, natural_key: str):
