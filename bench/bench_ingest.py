@@ -312,9 +312,9 @@ def _parse_seconds(statement: Path, env: dict) -> float:
 def _insert_seconds(before: Path, after: Path, tables: tuple[str, ...], env: dict) -> float:
     """Seconds SQLite takes to insert the rows a run added to ``tables`` (parents first; the rows of ``after``
     that ``before`` has not) into ``before``, the ledger as it was: one transaction, the ledger's own settings
-    (foreign keys, cache), no Python per row. The least a run that writes those rows can take."""
+    (foreign keys, synchronous), no Python per row. The least a run that writes those rows can take."""
     insert = (
-        "import sqlite3, time; from pipeline.ledger.db import SQLITE_CACHE_KIB\n"
+        "import sqlite3, time\n"
         f"after = sqlite3.connect({str(after)!r}); after.execute('ATTACH ? AS was', ({str(before)!r},))\n"
         "rows = {}\n"
         f"for table in {tables!r}:\n"
@@ -324,7 +324,6 @@ def _insert_seconds(before: Path, after: Path, tables: tuple[str, ...], env: dic
         "after.close()\n"
         f"before = sqlite3.connect({str(before)!r}, isolation_level=None)\n"
         "before.execute('PRAGMA foreign_keys=ON'); before.execute('PRAGMA synchronous=NORMAL')\n"
-        "before.execute(f'PRAGMA cache_size=-{SQLITE_CACHE_KIB}')\n"
         "started = time.perf_counter()\n"
         "before.execute('BEGIN')\n"
         "for table, (columns, values) in rows.items():\n"

@@ -3,15 +3,11 @@ summary line. Written from what the ledger holds, so a re-run writes the same by
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import BinaryIO
 
-import pandas as pd
-import pyarrow as pa
-
-from pipeline.exporters.columns import text_column
-from pipeline.exporters.csv_safe import write_csv, write_csv_header, write_csv_lines
+from pipeline.exporters.csv_safe import write_csv
 
 COLUMNS = ("line", "invoice_number", "outcome", "message", "case_number", "payment_reference")
 TAKEN = ("ACCEPTED", "BELOW_MINIMUM", "APPLIED")
@@ -22,18 +18,18 @@ def receipt_name(file_name: str, received_at: datetime) -> str:
     return f"receipt_{file_name}_{received_at:%Y%m%dT%H%M%SZ}.csv"
 
 
-def write_receipt(sink: BinaryIO, batches: Iterable[pd.DataFrame], instructions: bool = False) -> None:
-    """``batches``: frames of the columns (line, invoice_number, outcome, message, case_number,
-    payment_reference), the lines in order, written as they come; the summary line counts them."""
+def write_receipt(sink: BinaryIO, lines: Iterable[tuple], instructions: bool = False) -> None:
+    """``lines``: (line, invoice_number, outcome, message, case_number, payment_reference) in order, streamed;
+    the summary line counts them."""
     outcomes: Counter = Counter()
-    write_csv_header(sink, COLUMNS)
-    for lines in batches:
-        outcomes.update(lines["outcome"].value_counts().to_dict())
-        write_csv_lines(sink, {name: text_column(lines[name]) for name in COLUMNS},
-                        numeric=("line",))
-    write_csv_lines(sink, {name: pa.array([value], pa.string()) for name, value in
-                           zip(COLUMNS, ("", "", SUMMARY, summary_message(outcomes, instructions), "", ""))},
-                    numeric=("line",))
+
+    def counted() -> Iterator[tuple]:
+        for line in lines:
+            outcomes[line[2]] += 1
+            yield tuple(line)
+        yield "", "", SUMMARY, summary_message(outcomes, instructions), "", ""
+
+    write_csv(sink, COLUMNS, counted(), numeric=("line",))
 
 
 def write_rejection(sink: BinaryIO, code: str, message: str) -> None:

@@ -12,7 +12,6 @@ from sqlalchemy import Engine, create_engine, event, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_SECONDS = 60
-SQLITE_CACHE_KIB = 262_144   # per connection, taken as pages are read: a large ledger's indexes stay in memory
 MIGRATION_LOCK_KEY = 0x696E6B61  # "inka": the advisory lock that makes concurrent migrations queue
 
 
@@ -31,7 +30,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     _journal_mode_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 

@@ -4,6 +4,7 @@ The stages call these inside the one transaction they hold per file.
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -22,7 +23,8 @@ from pipeline.ledger.schema import (case_events, cases, claim_steps, creditors, 
 
 CHUNK = 5000
 STREAM_ROWS = 2_000  # rows fetched at a time when a query is streamed
-FRAME_ROWS = 50_000  # rows of one frame when a query is streamed as columns
+FRAME_ROWS = 10_000  # rows of one frame when a query is streamed as columns
+_CURSOR_NAMES = itertools.count()   # a server-side cursor is named
 CASE_NUMBER_BASE = 10_000_000
 PARTY_LOCK_SPACE = 0x696E6B  # first key of the parties' advisory locks (the second: hash of kind and id)
 KEPT_WHEN_MISSING = ("national_id", "email", "phone")  # a later file without them does not erase them
@@ -292,13 +294,14 @@ def update_case_states(conn: Connection, states: Sequence[dict]) -> None:
             closed_on=bindparam("new_closed_on")), list(states))
 
 
-def receipt_of(conn: Connection, file_id: int) -> Iterator[pd.DataFrame]:
-    """The receipt lines of a file in order, streamed as frames (a file of ten million rows has as many)."""
+def receipt_of(conn: Connection, file_id: int) -> Iterator[tuple]:
+    """The receipt lines of a file in order, streamed (a file of ten million rows has as many)."""
     query = (select(receipt_lines.c.line, receipt_lines.c.invoice_number, receipt_lines.c.outcome,
                     receipt_lines.c.message, cases.c.case_number, cases.c.payment_reference)
              .select_from(receipt_lines.outerjoin(cases, cases.c.id == receipt_lines.c.case_id))
              .where(receipt_lines.c.file_id == file_id).order_by(receipt_lines.c.seq))
-    return fetch_frames(conn, query)
+    for batch in conn.execute(query.execution_options(yield_per=STREAM_ROWS)).partitions():
+        yield from batch
 
 
 def lock_export(conn: Connection, kind: str, natural_key: str):
@@ -514,7 +517,7 @@ def fetch_frame(conn: Connection, query: Select, dates: Sequence[str] = ()) -> p
 def fetch_frames(conn: Connection, query: Select, dates: Sequence[str] = (),
                  size: int = FRAME_ROWS) -> Iterator[pd.DataFrame]:
     """The same, streamed: frames of at most ``size`` rows (the first one maybe empty, never none)."""
-    with _driver_cursor(conn, query) as cursor:
+    with _driver_cursor(conn, query, streamed=True) as cursor:
         while True:
             rows = cursor.fetchmany(size)
             yield _frame(rows, cursor, dates)
@@ -523,12 +526,16 @@ def fetch_frames(conn: Connection, query: Select, dates: Sequence[str] = (),
 
 
 @contextmanager
-def _driver_cursor(conn: Connection, query: Select) -> Iterator:
+def _driver_cursor(conn: Connection, query: Select, streamed: bool = False) -> Iterator:
+    """A cursor of the driver's on the query. Streamed on PostgreSQL, a server-side one: the driver's own
+    cursor fetches every row into memory at once (SQLite's steps through them as they are asked for)."""
     compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.params
     if conn.dialect.paramstyle == "qmark":
         params = [_sqlite_value(params[name]) for name in compiled.positiontup]
-    cursor = conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    server_side = streamed and conn.dialect.name == "postgresql"
+    cursor = driver.cursor(name=f"frames_{next(_CURSOR_NAMES)}") if server_side else driver.cursor()
     try:
         cursor.execute(str(compiled), params)
         yield cursor
