@@ -104,20 +104,23 @@ def test_exact_partial_and_over_payments_are_allocated_and_the_rest_parked(home)
     assert (lines[0]["source"], lines[0]["source_key"], lines[-1]["payment_id"]) == ("camt053", "BANK-E1", "TOTAL")
 
 
-def test_payments_allocated_in_batches_see_what_the_earlier_batches_wrote(home, monkeypatch):
-    """One payment per transaction: B-1's 100.00 pays its interest of 5.26 and 94.74; the next, 500.00, finds
-    405.26 left (the interest to the same value date already posted), pays it and closes the case; 94.74 back."""
+def test_payments_allocated_in_batches_of_one_keep_a_cases_payments_together(home, monkeypatch):
+    """Batches of one payment: A-1's exact payment in a transaction of its own; B-1's two in one, in their
+    order: 100.00 pays its interest of 5.26 and 94.74, then 500.00 finds 405.26 left, pays it and closes the
+    case, 94.74 back."""
     monkeypatch.setattr(reconcile, "ALLOCATION_BATCH", 1)
-    _, b_ref = case_of(home, "B-1")
-    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "100.00", b_ref), entry("E2", "500.00", b_ref)))
+    (a, a_ref), (b, b_ref) = case_of(home, "A-1"), case_of(home, "B-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "100.00", b_ref), entry("E2", "2028.41", a_ref),
+                                     entry("E3", "500.00", b_ref)))
     result = reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
-    assert (result["payments"], result["matched"], result["parked"]) == (2, 2, 0)
+    assert (result["payments"], result["matched"], result["parked"]) == (3, 3, 0)
     assert posted(home, "B-1") == {("principal", None): 50000, ("interest", None): 526,
                                    ("payment", "interest"): -526, ("payment", "principal"): -50000}
-    assert status(home, "B-1") == "PAID"
-    assert [[line[name] for name in PARTS] for line in report(home)][:2] == [
-        ["REFERENCE", case_of(home, "B-1")[0], "100.00", "94.74", "5.26", "0.00", "0.00", "0.00", "0.00", ""],
-        ["REFERENCE", case_of(home, "B-1")[0], "500.00", "405.26", "0.00", "0.00", "0.00", "94.74", "0.00", ""]]
+    assert [status(home, n) for n in ("A-1", "B-1")] == ["PAID", "PAID"]
+    assert [[line[name] for name in PARTS] for line in report(home)][:3] == [
+        ["REFERENCE", b, "100.00", "94.74", "5.26", "0.00", "0.00", "0.00", "0.00", ""],
+        ["REFERENCE", a, "2028.41", "2000.00", "28.41", "0.00", "0.00", "0.00", "0.00", ""],
+        ["REFERENCE", b, "500.00", "405.26", "0.00", "0.00", "0.00", "94.74", "0.00", ""]]
 
 
 def test_a_statement_again_and_an_overlapping_one_change_nothing(home):

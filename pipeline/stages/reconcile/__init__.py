@@ -6,8 +6,8 @@
    case number and allocated by the parts they report, each file answered with a receipt;
 2. every payment not judged yet matched to a case by the ordered rules of `matching` (a join of all of
    them against the cases), or parked with its reason;
-3. the matched ones allocated (`allocating`), per creditor under its lock, in transactions of at most
-   `ALLOCATION_BATCH` payments (a run holds one batch's claims and postings in memory, not the whole run's);
+3. the matched ones allocated (`allocating`), per creditor under its lock, in transactions of about
+   `ALLOCATION_BATCH` payments, a case's all in one (a run holds one batch's claims and postings in memory);
 4. the day's report (`reconciliation_<date>.csv` in finance's outbox) owed, and delivered when the day is
    closed: by ``close_day`` (the command line, the DAG's daily run), or by any run of a later day.
 
@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from time import time
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
@@ -41,7 +42,7 @@ from pipeline.stages.reconcile.matching import COLLECTING, MANUAL, match
 from pipeline.transport.parties import open_party_files
 
 BANK = Party("bank", "bank", "bank", "bank")
-ALLOCATION_BATCH = 10_000   # payments allocated in one transaction: a later batch reads what earlier ones wrote
+ALLOCATION_BATCH = 10_000   # payments allocated in one transaction (a case's all in one)
 
 
 def take_bank_files(settings: Settings, as_of: date, run_id: str, settle_seconds: int | None = None,
@@ -151,8 +152,8 @@ def send_reports(settings: Settings, through: date) -> list[str]:
 
 def judge(engine: Engine, rates: ReferenceRates, as_of: date, run_id: str) -> dict:
     """Every payment not judged yet: matched and allocated, or parked. The parked in one transaction, the
-    matched in one per creditor and `ALLOCATION_BATCH` payments, in their order; each payment is judged once,
-    whichever worker comes first."""
+    matched in one per creditor and batch (`allocation_batches`); each payment is judged once, whichever
+    worker comes first."""
     with engine.connect() as conn:
         waiting = repo.unjudged_payments(conn)
         if waiting.empty:
@@ -173,13 +174,25 @@ def judge(engine: Engine, rates: ReferenceRates, as_of: date, run_id: str) -> di
         exports.owe(conn, Report.owed(day, run_id))
     late_parked = 0
     for creditor_id, payments in matched.groupby(matched["case_id"].map(creditor_of)):
-        for start in range(0, len(payments), ALLOCATION_BATCH):
-            batch = payments.iloc[start:start + ALLOCATION_BATCH]
+        for batch in allocation_batches(payments):
             with engine.begin() as conn:
                 done = CreditorPayments(conn, creditor_id, day, run_id, rates).run(list(batch.itertuples()))
                 late_parked += sum(one.reason is not None for one in done)
                 exports.owe(conn, Report.owed(day, run_id))
     return dict(payments=len(rows), matched=len(matched) - late_parked, parked=len(rows) - len(matched) + late_parked)
+
+
+def allocation_batches(payments: pd.DataFrame) -> list[pd.DataFrame]:
+    """The payments in batches of about `ALLOCATION_BATCH`, each case's payments all in one batch (so what
+    becomes of a case's payments never depends on where a batch ends), each batch in the payments' order."""
+    cases, codes = np.unique(payments["case_id"].to_numpy(), return_inverse=True)
+    first = np.full(len(cases), len(payments))
+    np.minimum.at(first, codes, np.arange(len(payments)))
+    order = np.argsort(first, kind="stable")              # the cases in the order of their first payment
+    per_case = np.bincount(codes, minlength=len(cases))[order]
+    batch_of = np.empty(len(cases), dtype=np.int64)
+    batch_of[order] = (np.cumsum(per_case) - per_case) // ALLOCATION_BATCH
+    return [batch for _, batch in payments.groupby(batch_of[codes], sort=True)]
 
 
 def report_day(conn: Connection, as_of: date) -> date:
