@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.exporters.columns import amount_texts, exact_decimals
+from pipeline.exporters.columns import amount_texts, exact_decimals, text_column
 from pipeline.exporters.csv_safe import write_csv, write_csv_columns
 from pipeline.money import format_minor, minor_digits
 
@@ -45,7 +45,7 @@ def write_lines_csv(sink: BinaryIO, lines: pd.DataFrame) -> None:
         elif name == "payment_date":
             columns[name] = pa.array(lines[name].dt.strftime("%Y-%m-%d"), pa.string())
         else:
-            columns[name] = pa.array(lines[name].astype("string"), pa.string())
+            columns[name] = text_column(lines[name])
     write_csv_columns(sink, columns, numeric=LINE_AMOUNTS + RATES + ("payment_id",))
 
 

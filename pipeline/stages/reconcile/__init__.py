@@ -185,13 +185,9 @@ def judge(engine: Engine, rates: ReferenceRates, as_of: date, run_id: str) -> di
 def allocation_batches(payments: pd.DataFrame) -> list[pd.DataFrame]:
     """The payments in batches of about `ALLOCATION_BATCH`, each case's payments all in one batch (so what
     becomes of a case's payments never depends on where a batch ends), each batch in the payments' order."""
-    cases, codes = np.unique(payments["case_id"].to_numpy(), return_inverse=True)
-    first = np.full(len(cases), len(payments))
-    np.minimum.at(first, codes, np.arange(len(payments)))
-    order = np.argsort(first, kind="stable")              # the cases in the order of their first payment
-    per_case = np.bincount(codes, minlength=len(cases))[order]
-    batch_of = np.empty(len(cases), dtype=np.int64)
-    batch_of[order] = (np.cumsum(per_case) - per_case) // ALLOCATION_BATCH
+    codes, _ = pd.factorize(payments["case_id"])        # the cases numbered in the order of their first payment
+    per_case = np.bincount(codes)
+    batch_of = (np.cumsum(per_case) - per_case) // ALLOCATION_BATCH
     return [batch for _, batch in payments.groupby(batch_of[codes], sort=True)]
 
 
