@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine: `make demo` and `make test`.
 # Each creates .venv and installs the project with pinned dependencies first.
+# `make bench [ROWS=N] [ARGS="--quick | --pg URL | --memory"]` times the stages (bench/bench_ingest.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -26,4 +27,4 @@ clean:
 	rm -rf $(VENV) var .pytest_cache
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_ingest.py $(if $(ROWS),--rows $(ROWS))
+	$(BIN)/python bench/bench_ingest.py $(if $(ROWS),--rows $(ROWS)) $(ARGS)

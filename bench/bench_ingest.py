@@ -7,31 +7,45 @@ bytes (all duplicates), beside the first ingest; then one daily lifecycle run (`
 over the claims taken, beside reading those claims from the ledger; then a camt.053 statement with a
 credit for every open case reconciled (`inkasso reconcile`), beside DuckDB joining the same payments and
 cases on the reference (and beside its floor: the statement read by lxml and the rows it wrote inserted, each
-alone). Last, on a home of its own, a week of 100,000 eligible cases (ingested with
+alone). Last, on homes of their own, a week of eligible cases (ingested with
 national ids, approved for court by an instruction file, warned by the lifecycle) handed over by
-`inkasso handoff`, beside `pyarrow.csv.write_csv` writing the same lines. It prints rows/s, peak RSS and
-each ratio to its limit.
+`inkasso handoff`, beside `pyarrow.csv.write_csv` writing the same lines, and a week of allocations settled by
+`inkasso settle`, beside `write_csv` of its lines. ``--pg URL`` adds the ingest of N and 2N rows into a fresh
+PostgreSQL database on that server, beside reading the file and COPYing its rows into an unindexed table;
+``--memory`` adds the ingest of 10,000,000 rows, held to its peak memory. ``--quick`` is the whole run on
+50,000 rows (and a smaller handoff and settlement week), in a few minutes.
+
+It prints rows/s, each stage's own peak RSS and each ratio to its limit, how each stage's time grew from N
+to 2N rows, and writes the same to ``bench/results.json``.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from pipeline import registry_text
+from pipeline.ledger.repository import BULK_WRITE_CACHE_KIB
 
 AS_OF = date(2026, 11, 26)
+ROWS, QUICK_ROWS, MEMORY_ROWS = 1_000_000, 50_000, 10_000_000
+MEMORY_LIMIT_BYTES = 1_500_000_000   # quality.md: 10,000,000 rows within 1.5 GB
 HANDOFF_CASES = 100_000   # the week of the handoff row (issue 18), whatever --rows
 SETTLEMENT_ALLOCATIONS, SETTLEMENT_CREDITORS = 1_000_000, 1_000   # the settlement row's week (issue 19)
+QUICK_HANDOFF_CASES, QUICK_SETTLEMENT = 5_000, (50_000, 50)
+RESULTS = Path(__file__).with_name("results.json")
 # what each run writes, parents first: the floors insert these rows alone
 INGEST_TABLES = ("creditors", "ingested_files", "debtors", "cases", "invoices", "postings", "case_events",
                  "receipt_lines")
@@ -55,6 +69,21 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
                      f"Vej {debtor % 200},{1000 + debtor % 8000},By,DK,{rng.choice(['', '100.00'])}\n")
 
 
+@dataclass
+class Result:
+    """One stage timed beside its limit: a line of the table and an entry of results.json."""
+
+    stage: str
+    database: str
+    rows: int
+    seconds: float
+    peak_mib: float
+    limit: str               # what the stage is measured against
+    ratio: float             # its time over the limit's time (memory: its peak over the bound)
+    target: str              # quality.md's bound on the ratio
+    note: str = ""
+
+
 PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
@@ -68,47 +97,150 @@ def timed(command: list[str], env: dict) -> tuple[float, int]:
     return time.perf_counter() - started, int(peak)
 
 
-def bench(rows: int) -> list[tuple]:
+def sqlite_stages(rows: int) -> list[Result]:
+    """Ingest, re-ingest, lifecycle and reconcile of ``rows`` generated invoice rows, on SQLite."""
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-"))
     try:
         data = work / "invoices.csv"
         generate(data, rows)
         inkasso, env = fresh_home(work / "home")
         (work / "home" / "inkasso.toml").write_text(REGISTRY)
-        limit, _ = timed([sys.executable, "-c", f"import pyarrow.csv as c; c.read_csv({str(data)!r})"], env)
         inbox = work / "home" / "creditors" / "bench" / "inbox"
-        results = []
         database, before = work / "home" / "inkasso.db", work / "ledger-before-ingest.db"
         inbox.mkdir(parents=True, exist_ok=True)
         shutil.copy(data, inbox / "first.csv")
         _copy_ledger(database, before)
-        first, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
-        floor = _insert_seconds(before, database, INGEST_TABLES, env)
-        results.append(("CSV ingest", rows, first, rss, first / limit,
-                        f"read_csv; {first / floor:.1f}x its floor, {floor:.1f} s (SQLite inserts alone)"))
+        limit = _read_csv_seconds(data, env)
+        seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
+        floor = _insert_seconds(before, database, INGEST_TABLES, env, cache_kib=BULK_WRITE_CACHE_KIB)
+        first = Result("CSV ingest", "sqlite", rows, seconds, rss / 1024, "read_csv", seconds / limit, "≤ 8×",
+                       f"{seconds / floor:.1f}x its floor, {floor:.1f} s (SQLite inserts alone)")
         # the same rows again in a file of other bytes (CRLF line ends): the same file again would be
         # recognised by its SHA-256 and not read at all
         (inbox / "again.csv").write_bytes(data.read_bytes().replace(b"\n", b"\r\n"))
         seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
-        results.append(("re-ingest", rows, seconds, rss, seconds / limit,
-                        f"read_csv; {seconds / first:.2f}x the first ingest"))
-        results.append(lifecycle(inkasso, env, work / "home"))
-        results.append(reconciliation(inkasso, env, work))
-        return results
+        again = Result("re-ingest", "sqlite", rows, seconds, rss / 1024, "first ingest", seconds / first.seconds,
+                       "≤ 0.5×")
+        return [first, again, lifecycle(inkasso, env, work / "home"), reconciliation(inkasso, env, work)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def fresh_home(home: Path) -> tuple[str, dict]:
-    """`inkasso init` on ``home`` with its own SQLite ledger: the command and the environment it runs in."""
+def postgres_ingest(rows: int, url: str) -> Result:
+    """The ingest of ``rows`` generated rows into a fresh database on the PostgreSQL server of ``url``, beside
+    `read_csv` of the file plus COPY of its rows into an unindexed table of text columns (quality.md), and beside
+    its floor: the rows it wrote COPYed alone into another fresh ledger (the ledger's keys and indexes)."""
+    work = Path(tempfile.mkdtemp(prefix="inkasso-bench-pg-"))
+    name, empty = f"inkasso_bench_{os.getpid()}_{rows}", f"inkasso_bench_{os.getpid()}_{rows}_floor"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for database in (name, empty):
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
+    database_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+    empty_url = make_url(url).set(database=empty).render_as_string(hide_password=False)
+    try:
+        data = work / "invoices.csv"
+        generate(data, rows)
+        inkasso, env = fresh_home(work / "home", database_url)
+        (work / "home" / "inkasso.toml").write_text(REGISTRY)
+        inbox = work / "home" / "creditors" / "bench" / "inbox"
+        inbox.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data, inbox / "first.csv")
+        limit = _read_and_copy_seconds(data, database_url, env)
+        seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
+        _, empty_env = fresh_home(work / "empty", empty_url)
+        (work / "empty" / "inkasso.toml").write_text(REGISTRY)
+        subprocess.run([inkasso, "init"], env=empty_env, check=True, stdout=subprocess.DEVNULL)  # the creditors
+        floor = _copy_seconds(database_url, empty_url, INGEST_TABLES[1:], env)
+        return Result("CSV ingest", "postgresql", rows, seconds, rss / 1024, "read_csv + COPY", seconds / limit, "≤ 4×",
+                      f"{seconds / floor:.1f}x its floor, {floor:.1f} s (COPY into the ledger alone)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        with admin.connect() as conn:
+            for database in (name, empty):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def memory(rows: int = MEMORY_ROWS) -> Result:
+    """The ingest of ``rows`` generated rows (SQLite), held to quality.md's peak memory: the file is streamed in
+    batches, so the peak must not grow with it. Its limit is the memory bound, not a time."""
+    work = Path(tempfile.mkdtemp(prefix="inkasso-bench-memory-"))
+    try:
+        inkasso, env = fresh_home(work / "home")
+        (work / "home" / "inkasso.toml").write_text(REGISTRY)
+        inbox = work / "home" / "creditors" / "bench" / "inbox"
+        inbox.mkdir(parents=True, exist_ok=True)
+        generate(inbox / "first.csv", rows)
+        seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
+        return Result("memory", "sqlite", rows, seconds, rss / 1024, "peak memory / 1.5 GB",
+                      rss * 1024 / MEMORY_LIMIT_BYTES, "≤ 1×")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _copy_seconds(source_url: str, target_url: str, tables: tuple[str, ...], env: dict) -> float:
+    """Seconds PostgreSQL takes to COPY (binary) the rows of ``tables`` of one ledger into another, empty one (parents
+    first; read out first, the COPY timed alone, in one transaction): the least a run that writes them can take."""
+    source, target = (make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+                      for url in (source_url, target_url))
+    copy = ("import sys, time, psycopg\n"
+            "source, target, *tables = sys.argv[1:]\n"
+            "rows = {}\n"
+            "with psycopg.connect(source) as conn:\n"
+            "    for table in tables:\n"
+            "        columns = ', '.join(c.name for c in conn.execute(f'SELECT * FROM {table} LIMIT 0').description)\n"
+            "        with conn.cursor().copy(f'COPY {table} ({columns}) TO STDOUT (FORMAT binary)') as out:\n"
+            "            rows[table] = (columns, b''.join(bytes(block) for block in out))\n"
+            "with psycopg.connect(target) as conn:\n"
+            "    started = time.perf_counter()\n"
+            "    for table, (columns, data) in rows.items():\n"
+            "        with conn.cursor().copy(f'COPY {table} ({columns}) FROM STDIN (FORMAT binary)') as into:\n"
+            "            into.write(data)\n"
+            "    conn.commit()\n"
+            "    print(time.perf_counter() - started)\n")
+    return float(subprocess.run([sys.executable, "-c", copy, source, target, *tables], env=env, check=True,
+                                capture_output=True, text=True).stdout)
+
+
+def _read_csv_seconds(data: Path, env: dict) -> float:
+    return timed([sys.executable, "-c", f"import pyarrow.csv as c; c.read_csv({str(data)!r})"], env)[0]
+
+
+def _read_and_copy_seconds(data: Path, database_url: str, env: dict) -> float:
+    """Seconds `read_csv` of the file plus COPY of its rows (as text) into a new, unindexed table take."""
+    url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    copy = ("import sys, time, psycopg, pyarrow.csv as c\n"
+            "path, url = sys.argv[1:]\n"
+            "started = time.perf_counter()\n"
+            "c.read_csv(path)\n"
+            "header = open(path, encoding='utf-8').readline().strip().split(',')\n"
+            "with psycopg.connect(url) as conn:\n"
+            "    conn.execute('CREATE TABLE bench_copy (' + ', '.join(f'{name} text' for name in header) + ')')\n"
+            "    with conn.cursor().copy('COPY bench_copy FROM STDIN (FORMAT csv, HEADER true)') as copy, "
+            "open(path, 'rb') as fh:\n"
+            "        while block := fh.read(1 << 20):\n"
+            "            copy.write(block)\n"
+            "print(time.perf_counter() - started)\n"
+            "with psycopg.connect(url, autocommit=True) as conn:\n"
+            "    conn.execute('DROP TABLE bench_copy')\n")
+    return float(subprocess.run([sys.executable, "-c", copy, str(data), url], env=env, check=True,
+                                capture_output=True, text=True).stdout)
+
+
+def fresh_home(home: Path, database_url: str | None = None) -> tuple[str, dict]:
+    """`inkasso init` on ``home`` with its own ledger (SQLite in the home, unless ``database_url``): the command
+    and the environment it runs in."""
     env = dict(os.environ, INKASSO_HOME=str(home))
     env.pop("INKASSO_DATABASE_URL", None)
+    if database_url is not None:
+        env["INKASSO_DATABASE_URL"] = database_url
     inkasso = str(Path(sys.executable).parent / "inkasso")
     subprocess.run([inkasso, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
     return inkasso, env
 
 
-def handoff(cases: int = HANDOFF_CASES) -> tuple:
+def handoff(cases: int = HANDOFF_CASES) -> Result:
     """A week of ``cases`` eligible cases (one claim each, a Danish consumer with a CPR number), taken by
     `inkasso ingest`, approved for court by an instruction file and warned by `inkasso lifecycle`, then
     handed over by `inkasso handoff` on the first Monday after the warnings' deadline; beside
@@ -141,12 +273,12 @@ def handoff(cases: int = HANDOFF_CASES) -> tuple:
         (written,) = (home / "partners" / "alektum" / "outbox").glob("court_handoff_*.csv")
         limit = _write_csv_seconds(written, work / "written.csv", env)
         lines = sum(1 for _ in written.open(encoding="utf-8")) - 1
-        return "handoff", lines, seconds, rss, seconds / limit, "write_csv"
+        return Result("handoff", "sqlite", lines, seconds, rss / 1024, "write_csv", seconds / limit, "no limit")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def settlement(allocations: int = SETTLEMENT_ALLOCATIONS, creditors: int = SETTLEMENT_CREDITORS) -> tuple:
+def settlement(allocations: int = SETTLEMENT_ALLOCATIONS, creditors: int = SETTLEMENT_CREDITORS) -> Result:
     """A week of ``allocations`` payments' allocations (each a principal and an interest posting) on 100 cases
     of each of ``creditors`` creditors, written straight into a fresh ledger in bulk (reconciling a million
     payments is the reconcile row's work), settled by `inkasso settle` (lines, summary, pain.001 and a
@@ -163,7 +295,7 @@ def settlement(allocations: int = SETTLEMENT_ALLOCATIONS, creditors: int = SETTL
         seconds, rss = timed([inkasso, "settle", "--as-of", (AS_OF + timedelta(days=5)).isoformat()], env)
         (written,) = (home / "finance" / "outbox").glob("settlement_lines_*.csv")
         limit = _write_csv_seconds(written, work / "written.csv", env)
-        return "settlement", allocations, seconds, rss, seconds / limit, "write_csv"
+        return Result("settlement", "sqlite", allocations, seconds, rss / 1024, "write_csv", seconds / limit, "≤ 5×")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -223,7 +355,7 @@ def _write_csv_seconds(written: Path, copy: Path, env: dict) -> float:
                                 text=True).stdout)
 
 
-def lifecycle(inkasso: str, env: dict, home: Path) -> tuple:
+def lifecycle(inkasso: str, env: dict, home: Path) -> Result:
     """One daily lifecycle run over every open claim, beside reading those claims from the ledger."""
     (home / "rates.csv").write_text("country,valid_from,rate_pct,source\nDK,2026-07-01,1.60,bench\n")
     read = ("from pipeline.config import Settings; from pipeline.ledger import open_ledger; "
@@ -234,10 +366,10 @@ def lifecycle(inkasso: str, env: dict, home: Path) -> tuple:
                                 text=True).stdout)
     limit, _ = timed([sys.executable, "-c", read], env)
     seconds, rss = timed([inkasso, "lifecycle", "--as-of", AS_OF.isoformat()], env)
-    return "lifecycle", claims, seconds, rss, seconds / limit, "read claims"
+    return Result("lifecycle", "sqlite", claims, seconds, rss / 1024, "read claims", seconds / limit, "no limit")
 
 
-def reconciliation(inkasso: str, env: dict, work: Path) -> tuple:
+def reconciliation(inkasso: str, env: dict, work: Path) -> Result:
     """One camt.053 statement with a credit for every open case (90 % by reference, 5 % by amount and name,
     5 % with nothing to go by), reconciled by `inkasso reconcile`, beside DuckDB joining the same payments
     and cases on the reference; and beside the run's floor: lxml reading the statement, and SQLite inserting
@@ -285,8 +417,8 @@ def reconciliation(inkasso: str, env: dict, work: Path) -> tuple:
     parse = _parse_seconds(statement, env)
     seconds, rss = timed([inkasso, "reconcile", "--settle-seconds", "0", "--as-of", AS_OF.isoformat()], env)
     floor = parse + _insert_seconds(before, database, RECONCILE_TABLES, env)
-    return ("reconcile", len(owed), seconds, rss, seconds / limit,
-            f"DuckDB join; {seconds / floor:.1f}x its floor, {floor:.1f} s (lxml parse, SQLite inserts, alone)")
+    return Result("reconcile", "sqlite", len(owed), seconds, rss / 1024, "DuckDB join", seconds / limit, "≤ 5×",
+                  f"{seconds / floor:.1f}x its floor, {floor:.1f} s (lxml parse, SQLite inserts, alone)")
 
 
 def _copy_ledger(database: Path, copy: Path) -> None:
@@ -309,10 +441,11 @@ def _parse_seconds(statement: Path, env: dict) -> float:
                                 text=True).stdout)
 
 
-def _insert_seconds(before: Path, after: Path, tables: tuple[str, ...], env: dict) -> float:
+def _insert_seconds(before: Path, after: Path, tables: tuple[str, ...], env: dict, cache_kib: int = 2_000) -> float:
     """Seconds SQLite takes to insert the rows a run added to ``tables`` (parents first; the rows of ``after``
-    that ``before`` has not) into ``before``, the ledger as it was: one transaction, the ledger's own settings
-    (foreign keys, synchronous), no Python per row. The least a run that writes those rows can take."""
+    that ``before`` has not) into ``before``, the ledger as it was: one transaction, the settings the run
+    writes with (foreign keys, synchronous, a page cache of ``cache_kib``), no Python per row. The least a run
+    that writes those rows can take."""
     insert = (
         "import sqlite3, time\n"
         f"after = sqlite3.connect({str(after)!r}); after.execute('ATTACH ? AS was', ({str(before)!r},))\n"
@@ -324,6 +457,7 @@ def _insert_seconds(before: Path, after: Path, tables: tuple[str, ...], env: dic
         "after.close()\n"
         f"before = sqlite3.connect({str(before)!r}, isolation_level=None)\n"
         "before.execute('PRAGMA foreign_keys=ON'); before.execute('PRAGMA synchronous=NORMAL')\n"
+        f"before.execute('PRAGMA cache_size=-{cache_kib}')\n"
         "started = time.perf_counter()\n"
         "before.execute('BEGIN')\n"
         "for table, (columns, values) in rows.items():\n"
@@ -337,19 +471,50 @@ def _insert_seconds(before: Path, after: Path, tables: tuple[str, ...], env: dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=200_000)
-    rows = parser.parse_args().rows
-    print(f"{'stage':<12} {'rows':>9} {'seconds':>8} {'rows/s':>9} {'peak MiB':>9} {'× limit':>8}  limit")
+    parser = argparse.ArgumentParser(description="Time the stages against their limits (quality.md).")
+    parser.add_argument("--rows", type=int, default=ROWS, help="N: the stages run on N and 2N rows")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_ROWS:,} rows and a smaller handoff and settlement week: a few minutes")
+    parser.add_argument("--pg", metavar="URL", help="also ingest into PostgreSQL (a fresh database on that server)")
+    parser.add_argument("--memory", action="store_true", help=f"also ingest {MEMORY_ROWS:,} rows for peak memory")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the results are written as JSON")
+    args = parser.parse_args()
+    rows = QUICK_ROWS if args.quick else args.rows
+    print(f"{'stage':<12} {'database':<10} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'peak MiB':>9} "
+          f"{'× limit':>8}  {'target':<8} limit")
+    runs: dict[int, list[Result]] = {}
     for n in (rows, 2 * rows):
-        for label, count, seconds, rss, ratio, limit in bench(n):
-            show(label, count, seconds, rss, ratio, limit)
-    show(*handoff())
-    show(*settlement())
+        runs[n] = [show(result) for result in sqlite_stages(n)]
+        if args.pg:
+            runs[n].append(show(postgres_ingest(n, args.pg)))
+    once = [show(handoff(QUICK_HANDOFF_CASES if args.quick else HANDOFF_CASES)),
+            show(settlement(*(QUICK_SETTLEMENT if args.quick else (SETTLEMENT_ALLOCATIONS, SETTLEMENT_CREDITORS))))]
+    if args.memory:
+        once.append(show(memory()))
+    growth = {(single.stage, single.database): double.seconds / single.seconds
+              for single, double in zip(runs[rows], runs[2 * rows])}
+    for (stage, database), ratio in growth.items():
+        print(f"{stage} ({database}): {2 * rows:,} rows took {ratio:.2f}x the time of {rows:,} (quality.md: ≤ 2.1×)")
+    write_results(args.output, rows, runs[rows] + runs[2 * rows] + once, growth)
 
 
-def show(label: str, count: int, seconds: float, rss: int, ratio: float, limit: str) -> None:
-    print(f"{label:<12} {count:>9} {seconds:>8.1f} {count / seconds:>9.0f} {rss / 1024:>9.0f} {ratio:>8.1f}  {limit}")
+def write_results(path: Path, rows: int, results: list[Result], growth: dict) -> None:
+    path.write_text(json.dumps({
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "rows": rows,
+        "stages": [asdict(r) for r in results],
+        "growth_2n_over_n": [{"stage": stage, "database": database, "ratio": round(ratio, 2)}
+                             for (stage, database), ratio in growth.items()],
+    }, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"written to {path}")
+
+
+def show(r: Result) -> Result:
+    print(f"{r.stage:<12} {r.database:<10} {r.rows:>10} {r.seconds:>8.1f} {r.rows / r.seconds:>9.0f} "
+          f"{r.peak_mib:>9.0f} {r.ratio:>8.1f}  {r.target:<8} {r.limit}" + (f"; {r.note}" if r.note else ""),
+          flush=True)
+    return r
 
 
 if __name__ == "__main__":

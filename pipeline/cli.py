@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from time import monotonic
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,6 +22,8 @@ from pipeline.config import ConfigError, Settings, UnknownParty
 from pipeline.exports import ExportChanged
 from pipeline.rules import RuleMissing
 from pipeline.transport import TransportError
+
+CLEAR_LINE = "\r\x1b[K"   # back to the start of the terminal's line, which is then cleared
 
 
 class NotFound(LookupError):
@@ -60,8 +63,9 @@ def _init(settings: Settings, _args) -> int:
 def _ingest(settings: Settings, args) -> int:
     from pipeline.stages import ingest
 
+    terminal = sys.stderr.isatty()
     result = ingest.run(settings, args.as_of, runs.command_run_id("ingest"), args.creditor, args.settle_seconds,
-                        on_file=_show_file if sys.stderr.isatty() else None)
+                        on_file=_show_file if terminal else None, on_progress=_Progress() if terminal else None)
     print(f"{result['files']} files ({result['files_rejected']} rejected, {result['files_seen_before']} seen before); "
           f"{result['rows']} rows: {result['rows_taken']} taken, {result['rows_rejected']} not taken; "
           f"{result['cases_opened']} cases opened")
@@ -72,8 +76,22 @@ def _ingest(settings: Settings, args) -> int:
 
 def _show_file(creditor_id: str, taken) -> None:
     if taken.record is not None:
-        print(f"  {creditor_id}/{taken.name}: {taken.record.rows_total} rows, {taken.record.rows_accepted} taken",
-              file=sys.stderr)
+        print(f"{CLEAR_LINE}  {creditor_id}/{taken.name}: {taken.record.rows_total} rows, "
+              f"{taken.record.rows_accepted} taken", file=sys.stderr)
+
+
+class _Progress:
+    """The rows of the file being read so far and their rate, on one line of the terminal, rewritten batch by
+    batch (a file of a million rows takes a minute or two); `_show_file` then writes the file's line over it."""
+
+    def __init__(self):
+        self.started: dict[tuple[str, str], float] = {}
+
+    def __call__(self, creditor_id: str, name: str, rows: int) -> None:
+        started = self.started.setdefault((creditor_id, name), monotonic())
+        seconds = monotonic() - started
+        rate = f", {rows / seconds:,.0f} rows/s" if rows and seconds > 0 else ""
+        print(f"{CLEAR_LINE}  {creditor_id}/{name}: {rows:,} rows{rate}", end="", file=sys.stderr, flush=True)
 
 
 def _lifecycle(settings: Settings, args) -> int:

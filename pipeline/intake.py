@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine
@@ -73,6 +74,10 @@ def no_checkpoint(step: str) -> None:
     """Production runs straight through."""
 
 
+def no_progress(rows: int) -> None:
+    """Nobody is watching."""
+
+
 @dataclass(frozen=True)
 class Context:
     """What a handler is told about the file it handles."""
@@ -83,6 +88,7 @@ class Context:
     as_of: date
     run_id: str
     checkpoint: Callable[[str], None] = no_checkpoint
+    progress: Callable[[int], None] = no_progress   # told the rows handled so far, batch by batch
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,8 @@ class Intake:
 
     def __init__(self, engine: Engine, home: Home, party: Party, inbox: Inbox, outbox: Outbox | None,
                  handler_for: Callable[[str], Handler], answer: Answer | None, as_of: date, run_id: str,
-                 checkpoint: Callable[[str], None] = no_checkpoint):
+                 checkpoint: Callable[[str], None] = no_checkpoint,
+                 on_progress: Callable[[str, int], None] | None = None):
         self.engine = engine
         self.home = home
         self.party = party
@@ -139,6 +146,7 @@ class Intake:
         self.as_of = as_of
         self.run_id = run_id
         self.checkpoint = checkpoint
+        self.on_progress = on_progress
 
     def run(self, files: list[InboxFile], on_file: Callable[[Taken], None] | None = None) -> list[Taken]:
         """Take ``files`` (from `Inbox.list_ready`). A file that cannot be read or answered for a reason
@@ -185,13 +193,21 @@ class Intake:
                 log.info("%s/%s: already taken as file %s; finishing its delivery", self.party, file.name, record.id)
                 self._keep(local, record.sha256, record.file_name, rejected=record.status == "REJECTED")
             else:
+                started = monotonic()
                 record = self._record(local, file, sha256)
                 if record is None:
                     return Taken(file.name)  # another worker holds this file; it will finish it
+                log.info("%s/%s: %s as file %s, %d rows, %d taken, in %.1f s", self.party, file.name,
+                         record.status.lower(), record.id, record.rows_total, record.rows_accepted,
+                         monotonic() - started)
         answer = self._answer(record)
         self.inbox.remove(file)
         self.checkpoint("removed")
         return Taken(file.name, record, seen_before, answer)
+
+    def _progress_of(self, name: str) -> Callable[[int], None]:
+        on_progress = self.on_progress
+        return no_progress if on_progress is None else lambda rows: on_progress(name, rows)
 
     def _record(self, local: Path, file: InboxFile, sha256: str):
         """Steps 2: the file's transaction (or its rejection's); None when a rival worker won the key."""
@@ -202,7 +218,8 @@ class Intake:
             try:
                 with self.engine.begin() as conn:
                     file_id = self._open_record(conn, values, status="PROCESSED")
-                    context = Context(self.party, file_id, file.name, self.as_of, self.run_id, self.checkpoint)
+                    context = Context(self.party, file_id, file.name, self.as_of, self.run_id, self.checkpoint,
+                                      self._progress_of(file.name))
                     handled = handler.handle(conn, local, context)
                     repo.finish_file(conn, file_id, rows_total=handled.rows, rows_accepted=handled.taken,
                                      cases_opened=handled.cases_opened)

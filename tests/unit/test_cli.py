@@ -1,6 +1,8 @@
 """The `inkasso` command's exit statuses (formats.md §0): 0 success, 1 handled failure with one line, 2 bad usage."""
 from __future__ import annotations
 
+import logging
+import re
 from datetime import date, datetime, timezone
 
 import pytest
@@ -61,6 +63,44 @@ def test_ingest_reports_each_file_to_a_progress_callback(tmp_path, monkeypatch):
                on_file=lambda creditor, taken: seen.append((creditor, taken.name, taken.record.rows_total,
                                                             taken.record.rows_accepted)))
     assert seen == [("acme", "a.csv", 1, 1)]
+
+
+def test_ingest_reports_a_files_rows_batch_by_batch_and_logs_one_line_per_file(tmp_path, monkeypatch, caplog):
+    from pipeline.config import Settings
+    from pipeline.parsers import invoice_csv
+    from pipeline.stages import ingest
+
+    monkeypatch.setenv("INKASSO_HOME", str(tmp_path))
+    monkeypatch.delenv("INKASSO_DATABASE_URL", raising=False)
+    assert main(["init"]) == 0
+    logging.getLogger().addHandler(caplog.handler)   # the command set up its own logging, without pytest's
+    monkeypatch.setattr(invoice_csv, "BLOCK_BYTES", 400)   # a few rows per batch
+    (tmp_path / "creditors" / "acme" / "inbox" / "a.csv").write_text(
+        "invoice_number,invoice_date,due_date,amount,debtor_id,debtor_type,debtor_name,"
+        "debtor_address_line1,debtor_postcode,debtor_city,debtor_country\n" + "".join(
+            f"A-{n},2026-05-01,2026-05-31,2500.00,K{n},consumer,Jens,Vej 1,2100,København,DK\n" for n in range(30)))
+    progress = []
+    with caplog.at_level(logging.INFO, logger="pipeline.intake"):
+        ingest.run(Settings.from_env(), date(2026, 11, 26), "t", settle_seconds=0,
+                   on_progress=lambda creditor, name, rows: progress.append((creditor, name, rows)))
+    counts = [rows for _, _, rows in progress]
+    assert {(creditor, name) for creditor, name, _ in progress} == {("acme", "a.csv")}
+    assert counts[0] == 0 and counts[-1] == 30 and len(counts) > 3 and counts == sorted(set(counts))
+    (line,) = [record.getMessage() for record in caplog.records if record.name == "pipeline.intake"]
+    assert re.fullmatch(r"creditors/acme/a\.csv: processed as file 1, 30 rows, 30 taken, in \d+\.\d s", line)
+
+
+def test_a_terminal_shows_the_rows_and_rate_of_the_file_being_read_on_one_rewritten_line(capsys):
+    from pipeline.cli import CLEAR_LINE, _Progress
+
+    progress = _Progress()
+    progress("acme", "a.csv", 0)
+    progress("acme", "a.csv", 120_000)
+    shown = capsys.readouterr().err
+    assert "\n" not in shown
+    first, second = shown.split(CLEAR_LINE)[1:]
+    assert first == "  acme/a.csv: 0 rows"
+    assert re.fullmatch(r"  acme/a\.csv: 120,000 rows, [\d,]+ rows/s", second)
 
 
 def test_an_unknown_creditor_is_a_usage_error_and_a_missing_case_a_failure(tmp_path, monkeypatch, capsys):

@@ -148,23 +148,28 @@ def _has_files(files: PartyFiles, creditor_id: str, settle_seconds: int, now: fl
 
 def run(settings: Settings, as_of: date, run_id: str, creditor_id: str | None = None,
         settle_seconds: int | None = None, on_file: Callable[[str, Taken], None] | None = None,
-        checkpoint: Callable[[str], None] = no_checkpoint) -> dict:
-    """One whole pass, as `inkasso ingest` runs it: prepare, then every creditor's inbox (or one's)."""
+        checkpoint: Callable[[str], None] = no_checkpoint,
+        on_progress: Callable[[str, str, int], None] | None = None) -> dict:
+    """One whole pass, as `inkasso ingest` runs it: prepare, then every creditor's inbox (or one's).
+
+    ``on_file(creditor, taken)`` hears of each file taken, ``on_progress(creditor, file name, rows)`` of each
+    batch of rows handled inside a file."""
     if creditor_id is not None:
         settings.load_registry().creditor(creditor_id)  # an unknown id changes nothing, not even the folders
     registry, engine = prepare(settings)
     engine.dispose()
     ids = [creditor_id] if creditor_id else list(registry.creditors)
-    return _ingest(settings, registry, as_of, run_id, ids, settle_seconds, on_file, checkpoint)
+    return _ingest(settings, registry, as_of, run_id, ids, settle_seconds, on_file, checkpoint, on_progress)
 
 
 def run_creditor(settings: Settings, as_of: date, run_id: str, creditor_id: str) -> dict:
     """One creditor's inbox, once the pass is prepared (a mapped task of the DAG)."""
-    return _ingest(settings, settings.load_registry(), as_of, run_id, [creditor_id], None, None, no_checkpoint)
+    return _ingest(settings, settings.load_registry(), as_of, run_id, [creditor_id], None, None, no_checkpoint,
+                   None)
 
 
 def _ingest(settings: Settings, registry: Registry, as_of: date, run_id: str, creditor_ids: list[str],
-            settle_seconds: int | None, on_file, checkpoint) -> dict:
+            settle_seconds: int | None, on_file, checkpoint, on_progress) -> dict:
     for cid in creditor_ids:
         registry.creditor(cid)
     settle = registry.settle_seconds if settle_seconds is None else settle_seconds
@@ -178,7 +183,7 @@ def _ingest(settings: Settings, registry: Registry, as_of: date, run_id: str, cr
                 creditor = registry.creditors[cid]
                 intake = Intake(engine, Home(settings.home), party, files.inbox(party.inbox),
                                 files.outbox(party.outbox), lambda name: handler_for(name, registry, creditor),
-                                Receipts(), as_of, run_id, checkpoint)
+                                Receipts(), as_of, run_id, checkpoint, _progress_of(cid, on_progress))
                 try:
                     intake.run(intake.inbox.list_ready(settle, time()),
                                on_file=lambda taken: _count(counts, cid, taken, on_file))
@@ -191,6 +196,10 @@ def _ingest(settings: Settings, registry: Registry, as_of: date, run_id: str, cr
     if failures:
         raise TransportError("; ".join(failures), transient=False)
     return counts.as_result()
+
+
+def _progress_of(creditor_id: str, on_progress) -> Callable[[str, int], None] | None:
+    return None if on_progress is None else lambda name, rows: on_progress(creditor_id, name, rows)
 
 
 def _count(counts: IngestCounts, creditor_id: str, taken: Taken, on_file) -> None:

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from pipeline.case_states import CLOSED, DISPUTED, OPEN
 from pipeline.config import Creditor, Registry
+from pipeline.exporters.columns import amount_texts
 from pipeline.intake import Context, Handled
 from pipeline.ledger import repository as repo
 from pipeline.ledger.balances import case_balances, claim_balances
@@ -29,6 +36,7 @@ from pipeline.parsers.ubl import read_ubl_invoices
 from pipeline.references import reference_for
 from pipeline.rules.admission import judge
 
+T = TypeVar("T")
 TAKEN = ("ACCEPTED", "BELOW_MINIMUM")
 HASHED_FIELDS = ("document_type", "credited_invoice_number", "invoice_date", "due_date", "amount_minor", "currency",
                  "debtor_id", "debtor_type", "debtor_name", "debtor_national_id", "debtor_address_line1",
@@ -71,13 +79,15 @@ class InvoiceFile:
         self.judged_lines: dict[tuple, int] = {}  # (type, number) judged on earlier lines, not (yet) in the ledger
 
     def load(self, path: Path) -> Handled:
-        for frame in self._frames(path):
-            judge(frame, self.as_of, self.registry.supported_countries,
-                  drop_invalid_national_ids=self.kind == "invoice_xml")
-            frame["case_id"] = pd.array([None] * len(frame), dtype=object)
-            self._batch(frame)
-            self.context.checkpoint("batch_written")
-        self._apply_credit_notes()
+        rows = 0
+        self.context.progress(rows)
+        with repo.bulk_writes(self.conn), closing(read_ahead(self._judged(path))) as frames:
+            for frame in frames:
+                self._batch(frame)
+                self.context.checkpoint("batch_written")
+                rows += len(frame)
+                self.context.progress(rows)
+            self._apply_credit_notes()
         self.context.checkpoint("credit_notes_applied")
         taken = sum(self.outcomes[code] for code in TAKEN)
         return Handled(rows=sum(self.outcomes.values()), taken=taken, cases_opened=self.cases_opened)
@@ -90,10 +100,19 @@ class InvoiceFile:
                                      layout=self.creditor.xml, max_document_bytes=registry.max_xml_document_bytes)
         return read_invoice_csv(path, self.creditor.csv, self.creditor.currency, registry.max_file_bytes)
 
+    def _judged(self, path: Path) -> Iterator[pd.DataFrame]:
+        """The file's batches judged on their own (admission, content hashes): nothing here reads the ledger."""
+        for frame in self._frames(path):
+            judge(frame, self.as_of, self.registry.supported_countries,
+                  drop_invalid_national_ids=self.kind == "invoice_xml")
+            frame["case_id"] = pd.array([None] * len(frame), dtype=object)
+            valid = frame["outcome"].isna().to_numpy()
+            frame["content_sha"] = None
+            frame.loc[valid, "content_sha"] = _content_hashes(frame.loc[valid])
+            yield frame
+
     def _batch(self, frame: pd.DataFrame) -> None:
         valid = frame["outcome"].isna().to_numpy()
-        frame["content_sha"] = None
-        frame.loc[valid, "content_sha"] = _content_hashes(frame.loc[valid])
         self._against_ledger(frame, valid)
         fresh = frame["outcome"].isna().to_numpy()
         is_credit = (frame["document_type"] == "credit_note").to_numpy()
@@ -112,7 +131,8 @@ class InvoiceFile:
         known = repo.known_invoices(self.conn, self.creditor.id, rows["invoice_number"].unique().tolist())
         known = known.set_index(["known_type", "invoice_number"])
         joined = rows.join(known, on=["document_type", "invoice_number"], rsuffix="_known")
-        keys = pd.Series(list(zip(joined["document_type"], joined["invoice_number"])), index=joined.index)
+        keys = pd.Series(list(zip(joined["document_type"].tolist(), joined["invoice_number"].tolist())),
+                         index=joined.index)
         in_ledger = joined["invoice_id"].notna().to_numpy()
         from_this_file = in_ledger & (joined["file_id"] == self.file_id).to_numpy()
         first_line = joined.groupby(["document_type", "invoice_number"])["line"].transform("first").to_numpy()
@@ -127,25 +147,26 @@ class InvoiceFile:
         frame.loc[index[repeated], "outcome"] = "DUPLICATE_IN_FILE"
         frame.loc[index[repeated], "message"] = [
             f"{_document(kind)} {number} already on line {int(n)} of this file"
-            for kind, number, n in zip(joined.loc[repeated, "document_type"], joined.loc[repeated, "invoice_number"],
-                                       earlier_line[repeated])]
+            for kind, number, n in zip(joined.loc[repeated, "document_type"].tolist(),
+                                       joined.loc[repeated, "invoice_number"].tolist(), earlier_line[repeated])]
         for mask, code, text in ((same, "DUPLICATE", "received before in {} line {}; nothing changed"),
                                  (conflict, "CONFLICT", "received before in {} line {} with different content; "
                                                         "nothing changed (use a credit note to correct a claim)")):
             frame.loc[index[mask], "outcome"] = code
-            frame.loc[index[mask], "message"] = [text.format(f, int(n)) for f, n in
-                                                 zip(joined.loc[mask, "known_file"], joined.loc[mask, "known_line"])]
+            frame.loc[index[mask], "message"] = [
+                text.format(f, n) for f, n in zip(joined.loc[mask, "known_file"].tolist(),
+                                                  joined.loc[mask, "known_line"].astype("int64").tolist())]
             # ints, not the float64 the join makes of a column with gaps: COPY into an integer column
             # rejects "8.0", and PostgreSQL failed every file that mixed new claims with ones sent before
-            frame.loc[index[mask], "case_id"] = [int(case) for case in joined.loc[mask, "case_id_known"]]
-            self.judged_lines.update(zip(keys[mask], joined.loc[mask, "line"]))
+            frame.loc[index[mask], "case_id"] = joined.loc[mask, "case_id_known"].astype("int64").tolist()
+            self.judged_lines.update(zip(keys[mask].tolist(), joined.loc[mask, "line"].tolist()))
 
     def _accept_invoices(self, frame: pd.DataFrame, mask: np.ndarray) -> None:
         rows = frame.loc[mask]
         debtor_ids = repo.upsert_debtors(self.conn, self.creditor.id, **_debtor_columns(rows))
         rows = rows.assign(debtor_pk=rows["debtor_id"].map(debtor_ids))
         case_of = self._cases_for(rows)
-        rows = rows.assign(case_pk=[case_of[key] for key in zip(rows["debtor_pk"], rows["currency"])])
+        rows = rows.assign(case_pk=[case_of[key] for key in zip(rows["debtor_pk"].tolist(), rows["currency"].tolist())])
         invoice_ids = repo.insert_invoices(self.conn,
             creditor_id=self.creditor.id, invoice_number=rows["invoice_number"], document_type="invoice",
             credited_invoice_id=None, case_id=rows["case_pk"], debtor_id=rows["debtor_pk"],
@@ -154,7 +175,7 @@ class InvoiceFile:
             last_reminder_date=rows["last_reminder_date"], reminder_fees_minor=rows["reminder_fees_minor"],
             below_minimum=rows["below_minimum"], description=rows["description"].replace("", None),
             content_sha=rows["content_sha"], file_id=self.file_id, line=rows["line"])
-        rows = rows.assign(invoice_pk=rows["invoice_number"].map(invoice_ids))
+        rows = rows.assign(invoice_pk=invoice_ids)
         fees = rows[rows["reminder_fees_minor"] > 0]
         for kind, part, amount in (("principal", rows, rows["amount_minor"]),
                                    ("creditor_fee", fees, fees["reminder_fees_minor"])):
@@ -162,9 +183,7 @@ class InvoiceFile:
                 case_id=part["case_pk"], invoice_id=part["invoice_pk"], kind=kind, amount_minor=amount,
                 currency=part["currency"], booked_on=self.as_of, value_date=part["invoice_date"],
                 file_id=self.file_id, run_id=self.run_id)
-        self._events(rows["case_pk"], rows["invoice_pk"], "claim_added",
-                     [f"invoice {n}: {format_minor(a, c)} {c}" for n, a, c in
-                      zip(rows["invoice_number"], rows["amount_minor"], rows["currency"])])
+        self._events(rows["case_pk"], rows["invoice_pk"], "claim_added", _claims_added(rows))
         below = rows["below_minimum"].to_numpy(dtype=bool)
         frame.loc[rows.index, "outcome"] = np.where(below, "BELOW_MINIMUM", "ACCEPTED")
         frame.loc[rows.index, "message"] = (rows["notes"] + np.where(
@@ -174,25 +193,25 @@ class InvoiceFile:
     def _cases_for(self, rows: pd.DataFrame) -> dict[tuple, int]:
         """(debtor, currency) -> the open case, opening the missing ones."""
         found = repo.open_cases(self.conn, self.creditor.id, rows["debtor_pk"].unique().tolist())
-        case_of = {(int(d), c): int(i) for d, c, i in zip(found["debtor_id"], found["currency"], found["case_id"])}
+        case_of = dict(zip(_pairs(found["debtor_id"], found["currency"]), found["case_id"].astype("int64").tolist()))
         pairs = rows.drop_duplicates(["debtor_pk", "currency"])
-        wanted = set(zip(pairs["debtor_pk"].astype(int), pairs["currency"]))
+        wanted = set(_pairs(pairs["debtor_pk"], pairs["currency"]))
         disputed = found[found["status"] == DISPUTED]
-        self._resume_disputed(disputed[[(int(d), c) in wanted for d, c in zip(disputed["debtor_id"],
-                                                                                disputed["currency"])]])
-        new = pairs[[(d, c) not in case_of for d, c in zip(pairs["debtor_pk"], pairs["currency"])]]
+        self._resume_disputed(disputed[[pair in wanted for pair in
+                                        _pairs(disputed["debtor_id"], disputed["currency"])]])
+        new = pairs[[pair not in case_of for pair in _pairs(pairs["debtor_pk"], pairs["currency"])]]
         ids = repo.reserve_ids(self.conn, cases, len(new))
         numbers = [repo.case_number_for(i) for i in ids]
         repo.insert_rows(self.conn, cases,
             id=pd.Series(ids), case_number=pd.Series(numbers),
-            payment_reference=pd.Series([reference_for(c, n) for c, n in zip(new["debtor_country"], numbers)]),
+            payment_reference=pd.Series([reference_for(c, n) for c, n in zip(new["debtor_country"].tolist(), numbers)]),
             creditor_id=self.creditor.id, debtor_id=new["debtor_pk"].reset_index(drop=True),
             currency=new["currency"].reset_index(drop=True), country=new["debtor_country"].reset_index(drop=True),
             status=OPEN, opened_on=self.as_of, closed_on=None, file_id=self.file_id)
         self._events(pd.Series(ids), pd.Series([None] * len(ids), dtype=object), "case_opened",
                      [f"case {n} opened" for n in numbers])
         self.cases_opened += len(ids)
-        case_of.update(zip(zip(new["debtor_pk"], new["currency"]), ids))
+        case_of.update(zip(_pairs(new["debtor_pk"], new["currency"]), ids))
         return case_of
 
     def _resume_disputed(self, joined: pd.DataFrame) -> None:
@@ -243,7 +262,7 @@ class InvoiceFile:
             case_id=target["case_id"], invoice_id=target["invoice_id"], kind="credit_note",
             amount_minor=-rows["amount_minor"], currency=rows["currency"], booked_on=self.as_of,
             value_date=rows["invoice_date"], file_id=self.file_id, run_id=self.run_id)
-        self._events(target["case_id"], rows["invoice_number"].map(ids), "credit_note",
+        self._events(target["case_id"], pd.Series(ids), "credit_note",
                      [f"credit note {n} reduces invoice {t} by {format_minor(a, c)} {c}" for n, t, a, c in
                       zip(rows["invoice_number"], rows["credited_invoice_number"], rows["amount_minor"],
                           rows["currency"])])
@@ -259,7 +278,7 @@ class InvoiceFile:
             on_date=self.as_of, file_id=self.file_id, run_id=self.run_id, detail=pd.Series(details))
 
     def _receipt_lines(self, frame: pd.DataFrame) -> None:
-        self.outcomes.update(frame["outcome"])
+        self.outcomes.update(frame["outcome"].value_counts().to_dict())
         repo.insert_rows(self.conn, receipt_lines,
             file_id=self.file_id, seq=frame["line"], line=frame["line"], invoice_number=frame["invoice_number"],
             outcome=frame["outcome"], message=frame["message"].fillna(""), case_id=frame["case_id"])
@@ -276,6 +295,34 @@ def _judge_credit_note(note, target, balance: dict[int, int]) -> tuple[str, str]
         return "BAD_AMOUNT", (f"credit note {format_minor(note.amount_minor, note.currency)} exceeds the "
                               f"{format_minor(left, note.currency)} {note.currency} outstanding on invoice {credited}")
     return "ACCEPTED", f"reduces invoice {credited} by {format_minor(note.amount_minor, note.currency)} {note.currency}"
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """The items of ``items``, the next one made in a thread while the caller works on this one.
+
+    A batch is read and judged while the one before it is written: SQLite lets go of the interpreter while it
+    inserts, so the second core does the reading. Errors of ``items`` reach the caller in their place; closed
+    early, it waits for the item in the making, so that no thread outlives it."""
+    end = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+        ahead = pool.submit(next, items, end)
+        while (item := ahead.result()) is not end:
+            ahead = pool.submit(next, items, end)
+            yield item
+
+
+def _pairs(debtors: pd.Series, currencies: pd.Series) -> list[tuple[int, str]]:
+    """(debtor id, currency): the key of a debtor's open case, as plain Python values."""
+    return list(zip(debtors.astype("int64").tolist(), currencies.tolist()))
+
+
+def _claims_added(rows: pd.DataFrame) -> list[str]:
+    """The claim_added event's text of each row: ``invoice INV-1: 1234.50 DKK``."""
+    currencies = rows["currency"].to_numpy(dtype=object)
+    amounts = amount_texts(rows["amount_minor"].to_numpy(dtype=np.int64), currencies)
+    currency = pa.array(currencies, pa.string())
+    return pc.binary_join_element_wise("invoice ", pa.array(rows["invoice_number"].to_numpy(dtype=object), pa.string()),
+                                       ": ", amounts, " ", currency, "").to_pylist()
 
 
 def _document(document_type: str) -> str:
