@@ -11,9 +11,10 @@ alone). Last, on homes of their own, a week of eligible cases (ingested with
 national ids, approved for court by an instruction file, warned by the lifecycle) handed over by
 `inkasso handoff`, beside `pyarrow.csv.write_csv` writing the same lines, and a week of allocations settled by
 `inkasso settle`, beside `write_csv` of its lines. ``--pg URL`` adds the ingest of N and 2N rows into a fresh
-PostgreSQL database on that server, beside reading the file and COPYing its rows into an unindexed table;
-``--memory`` adds the ingest of 10,000,000 rows, held to its peak memory. ``--quick`` is the whole run on
-50,000 rows (and a smaller handoff and settlement week), in a few minutes.
+PostgreSQL database on that server, beside reading the file and COPYing its rows into an unindexed table
+(and beside its floor, those rows COPYed alone into an empty ledger); ``--memory`` adds the ingest of
+10,000,000 rows, held to its peak memory; ``--ingest-only`` leaves out the other stages. ``--quick`` is the
+whole run on 50,000 rows (and a smaller handoff and settlement week), in a few minutes.
 
 It prints rows/s, each stage's own peak RSS and each ratio to its limit, how each stage's time grew from N
 to 2N rows, and writes the same to ``bench/results.json``.
@@ -97,7 +98,7 @@ def timed(command: list[str], env: dict) -> tuple[float, int]:
     return time.perf_counter() - started, int(peak)
 
 
-def sqlite_stages(rows: int) -> list[Result]:
+def sqlite_stages(rows: int, ingest_only: bool = False) -> list[Result]:
     """Ingest, re-ingest, lifecycle and reconcile of ``rows`` generated invoice rows, on SQLite."""
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-"))
     try:
@@ -121,6 +122,8 @@ def sqlite_stages(rows: int) -> list[Result]:
         seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
         again = Result("re-ingest", "sqlite", rows, seconds, rss / 1024, "first ingest", seconds / first.seconds,
                        "≤ 0.5×")
+        if ingest_only:
+            return [first, again]
         return [first, again, lifecycle(inkasso, env, work / "home"), reconciliation(inkasso, env, work)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -477,6 +480,7 @@ def main() -> None:
                         help=f"{QUICK_ROWS:,} rows and a smaller handoff and settlement week: a few minutes")
     parser.add_argument("--pg", metavar="URL", help="also ingest into PostgreSQL (a fresh database on that server)")
     parser.add_argument("--memory", action="store_true", help=f"also ingest {MEMORY_ROWS:,} rows for peak memory")
+    parser.add_argument("--ingest-only", action="store_true", help="only the ingest rows (and --pg, --memory)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the results are written as JSON")
     args = parser.parse_args()
     rows = QUICK_ROWS if args.quick else args.rows
@@ -484,11 +488,12 @@ def main() -> None:
           f"{'× limit':>8}  {'target':<8} limit")
     runs: dict[int, list[Result]] = {}
     for n in (rows, 2 * rows):
-        runs[n] = [show(result) for result in sqlite_stages(n)]
+        runs[n] = [show(result) for result in sqlite_stages(n, args.ingest_only)]
         if args.pg:
             runs[n].append(show(postgres_ingest(n, args.pg)))
-    once = [show(handoff(QUICK_HANDOFF_CASES if args.quick else HANDOFF_CASES)),
-            show(settlement(*(QUICK_SETTLEMENT if args.quick else (SETTLEMENT_ALLOCATIONS, SETTLEMENT_CREDITORS))))]
+    once = [] if args.ingest_only else [
+        show(handoff(QUICK_HANDOFF_CASES if args.quick else HANDOFF_CASES)),
+        show(settlement(*(QUICK_SETTLEMENT if args.quick else (SETTLEMENT_ALLOCATIONS, SETTLEMENT_CREDITORS))))]
     if args.memory:
         once.append(show(memory()))
     growth = {(single.stage, single.database): double.seconds / single.seconds

@@ -5,7 +5,8 @@ The stages call these inside the one transaction they hold per file.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 
@@ -14,7 +15,6 @@ import pandas as pd
 from sqlalchemy import (
     Connection,
     Select,
-    String,
     Table,
     and_,
     any_,
@@ -145,37 +145,32 @@ def file_record(conn: Connection, file_id: int):
     return conn.execute(select(ingested_files).where(ingested_files.c.id == file_id)).one()
 
 
+def _one_of(conn: Connection, column, values: Sequence):
+    """``column IN values`` with the values as one parameter, however many: an array on PostgreSQL, a JSON array
+    that SQLite reads with json_each. A list of thousands of bound values cost a compile per query and had to be
+    cut into chunks; and PostgreSQL's planner, without statistics yet for the rows this transaction wrote,
+    scans the creditor's rows once per query, whatever the list's length (it hashes the array)."""
+    values = list(values)
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(select(func.json_each(bindparam(None, json.dumps(values))).table_valued("value").c.value))
+
+
 def _numbered(conn: Connection, creditor_id: str, numbers: Sequence[str]):
     """The creditor's documents of these numbers. Naming every document type lets SQLite search the unique index
-    (creditor, type, number) for each number instead of scanning all the creditor's documents. PostgreSQL gets
-    the numbers as one array, all of them at once (`_frame_of_chunks`): without statistics for the rows this
-    transaction wrote, its planner scans the creditor's documents once per query, whatever the list's length."""
-    if conn.dialect.name == "postgresql":
-        wanted = invoices.c.invoice_number == any_(bindparam("numbers", list(numbers), type_=postgresql.ARRAY(String)))
-    else:
-        wanted = invoices.c.invoice_number.in_(numbers)
-    return and_(invoices.c.creditor_id == creditor_id, invoices.c.document_type.in_(DOCUMENT_TYPES), wanted)
+    (creditor, type, number) for each number instead of scanning all the creditor's documents."""
+    return and_(invoices.c.creditor_id == creditor_id, invoices.c.document_type.in_(DOCUMENT_TYPES),
+                _one_of(conn, invoices.c.invoice_number, numbers))
 
 
 def known_invoices(conn: Connection, creditor_id: str, numbers: Sequence[str]) -> pd.DataFrame:
     """The ledger's documents among ``numbers`` with what DUPLICATE/CONFLICT and credit notes need."""
-    columns = [invoices.c.invoice_number, invoices.c.id.label("invoice_id"), invoices.c.content_sha,
-               invoices.c.file_id, invoices.c.line.label("known_line"), invoices.c.case_id, invoices.c.debtor_id,
-               invoices.c.currency.label("known_currency"), invoices.c.document_type.label("known_type"),
-               ingested_files.c.file_name.label("known_file")]
-    return _frame_of_chunks(conn, numbers, lambda chunk: select(*columns)
-                            .join(ingested_files, ingested_files.c.id == invoices.c.file_id)
-                            .where(_numbered(conn, creditor_id, chunk)), one_array=True)
-
-
-def _frame_of_chunks(conn: Connection, values: Sequence, query_of: Callable[[Sequence], Select],
-                     one_array: bool = False) -> pd.DataFrame:
-    """One frame of the rows of ``query_of(chunk)`` for every chunk of ``values`` (an IN list of bounded length;
-    ``one_array``: on PostgreSQL the values go as one array parameter, in one chunk)."""
-    whole = one_array and conn.dialect.name == "postgresql"
-    size = max(len(values), 1) if whole else CHUNK
-    frames = [fetch_frame(conn, query_of(chunk)) for chunk in _chunks(list(values), size)]
-    return pd.concat(frames, ignore_index=True) if frames else fetch_frame(conn, query_of([]))
+    return fetch_frame(conn, select(
+        invoices.c.invoice_number, invoices.c.id.label("invoice_id"), invoices.c.content_sha, invoices.c.file_id,
+        invoices.c.line.label("known_line"), invoices.c.case_id, invoices.c.debtor_id,
+        invoices.c.currency.label("known_currency"), invoices.c.document_type.label("known_type"),
+        ingested_files.c.file_name.label("known_file"))
+        .join(ingested_files, ingested_files.c.id == invoices.c.file_id).where(_numbered(conn, creditor_id, numbers)))
 
 
 def upsert_debtors(conn: Connection, creditor_id: str, **columns) -> dict[str, int]:
@@ -187,18 +182,17 @@ def upsert_debtors(conn: Connection, creditor_id: str, **columns) -> dict[str, i
                         else f"{name} = excluded.{name}" for name in DEBTOR_FIELDS)
     _executemany(conn, f"INSERT INTO debtors ({', '.join(names)}) VALUES ({{params}}) "
                        f"ON CONFLICT (creditor_id, debtor_ref) DO UPDATE SET {updates}", len(names), rows)
-    ids = {}
-    for chunk in _chunks(_as_list(columns["debtor_ref"])):
-        ids.update(conn.execute(select(debtors.c.debtor_ref, debtors.c.id).where(
-            debtors.c.creditor_id == creditor_id, debtors.c.debtor_ref.in_(chunk))).all())
-    return ids
+    with _driver_cursor(conn, select(debtors.c.debtor_ref, debtors.c.id).where(
+            debtors.c.creditor_id == creditor_id, _one_of(conn, debtors.c.debtor_ref, _as_list(columns["debtor_ref"])))
+    ) as cursor:
+        return dict(cursor.fetchall())
 
 
 def open_cases(conn: Connection, creditor_id: str, debtor_ids: Sequence[int]) -> pd.DataFrame:
-    columns = [cases.c.debtor_id, cases.c.currency, cases.c.id.label("case_id"), cases.c.status,
-               cases.c.status_before_dispute]
-    return _frame_of_chunks(conn, debtor_ids, lambda chunk: select(*columns).where(
-        cases.c.creditor_id == creditor_id, cases.c.closed_on.is_(None), cases.c.debtor_id.in_(chunk)))
+    return fetch_frame(conn, select(cases.c.debtor_id, cases.c.currency, cases.c.id.label("case_id"), cases.c.status,
+                                    cases.c.status_before_dispute)
+                       .where(cases.c.creditor_id == creditor_id, cases.c.closed_on.is_(None),
+                              _one_of(conn, cases.c.debtor_id, [int(debtor) for debtor in debtor_ids])))
 
 
 def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
@@ -318,13 +312,9 @@ def invoice_cases(conn: Connection, creditor_id: str, numbers: Sequence[str]) ->
 
     A credit note names the claim it credits. Where an invoice and a credit note share a number, the
     invoice is the one named."""
-    found: dict[str, tuple[int, int]] = {}
-    for chunk in _chunks(list(numbers)):
-        found.update((number, (credited or invoice, case)) for number, invoice, credited, case in conn.execute(
-            select(invoices.c.invoice_number, invoices.c.id, invoices.c.credited_invoice_id, invoices.c.case_id)
-            .where(_numbered(conn, creditor_id, chunk))
-            .order_by(invoices.c.document_type == "invoice")).all())
-    return found
+    return {number: (credited or invoice, case) for number, invoice, credited, case in conn.execute(
+        select(invoices.c.invoice_number, invoices.c.id, invoices.c.credited_invoice_id, invoices.c.case_id)
+        .where(_numbered(conn, creditor_id, numbers)).order_by(invoices.c.document_type == "invoice")).all()}
 
 
 def creditor_cases(conn: Connection, creditor_id: str, case_ids: Sequence[int], case_numbers: Sequence[str]) -> list:

@@ -11,10 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -36,7 +33,6 @@ from pipeline.parsers.ubl import read_ubl_invoices
 from pipeline.references import reference_for
 from pipeline.rules.admission import judge
 
-T = TypeVar("T")
 TAKEN = ("ACCEPTED", "BELOW_MINIMUM")
 HASHED_FIELDS = ("document_type", "credited_invoice_number", "invoice_date", "due_date", "amount_minor", "currency",
                  "debtor_id", "debtor_type", "debtor_name", "debtor_national_id", "debtor_address_line1",
@@ -81,8 +77,8 @@ class InvoiceFile:
     def load(self, path: Path) -> Handled:
         rows = 0
         self.context.progress(rows)
-        with repo.bulk_writes(self.conn), closing(read_ahead(self._judged(path))) as frames:
-            for frame in frames:
+        with repo.bulk_writes(self.conn):
+            for frame in self._judged(path):
                 self._batch(frame)
                 self.context.checkpoint("batch_written")
                 rows += len(frame)
@@ -295,20 +291,6 @@ def _judge_credit_note(note, target, balance: dict[int, int]) -> tuple[str, str]
         return "BAD_AMOUNT", (f"credit note {format_minor(note.amount_minor, note.currency)} exceeds the "
                               f"{format_minor(left, note.currency)} {note.currency} outstanding on invoice {credited}")
     return "ACCEPTED", f"reduces invoice {credited} by {format_minor(note.amount_minor, note.currency)} {note.currency}"
-
-
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
-    """The items of ``items``, the next one made in a thread while the caller works on this one.
-
-    A batch is read and judged while the one before it is written: SQLite lets go of the interpreter while it
-    inserts, so the second core does the reading. Errors of ``items`` reach the caller in their place; closed
-    early, it waits for the item in the making, so that no thread outlives it."""
-    end = object()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
-        ahead = pool.submit(next, items, end)
-        while (item := ahead.result()) is not end:
-            ahead = pool.submit(next, items, end)
-            yield item
 
 
 def _pairs(debtors: pd.Series, currencies: pd.Series) -> list[tuple[int, str]]:
