@@ -12,45 +12,15 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    Connection,
-    Select,
-    Table,
-    and_,
-    any_,
-    bindparam,
-    func,
-    literal,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, Select, Table, and_, any_, bindparam, func, literal, or_, select, text, update
 from sqlalchemy import case as when
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.config import Registry
 from pipeline.ledger import postings as postings_vocabulary
-from pipeline.ledger.schema import (
-    case_events,
-    cases,
-    claim_steps,
-    creditors,
-    debtors,
-    exports,
-    handoff_cases,
-    handoff_lines,
-    handoff_refusals,
-    handoff_weeks,
-    handoffs,
-    ingested_files,
-    invoices,
-    letters,
-    lifecycle_runs,
-    payments,
-    postings,
-    receipt_lines,
-)
+from pipeline.ledger.schema import (case_events, cases, claim_steps, creditors, debtors, exports, handoff_cases,
+                                    handoff_lines, handoff_refusals, handoff_weeks, handoffs, ingested_files,
+                                    invoices, letters, lifecycle_runs, payments, postings, receipt_lines)
 
 CHUNK = 5000
 STREAM_ROWS = 2_000  # rows fetched at a time when a query is streamed
@@ -596,7 +566,7 @@ def _driver_cursor(conn: Connection, query: Select, streamed: bool = False) -> I
     server_side = streamed and conn.dialect.name == "postgresql"
     cursor = driver.cursor(name=f"frames_{next(_CURSOR_NAMES)}") if server_side else driver.cursor()
     try:
-        if conn.dialect.name == "postgresql":
+        if conn.dialect.name == "postgresql" and not server_side:
             # never prepared: the generic plan of a prepared statement does not hash a large array of values
             cursor.execute(str(compiled), params, prepare=False)
         else:
