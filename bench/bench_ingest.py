@@ -105,7 +105,6 @@ def sqlite_stages(rows: int, ingest_only: bool = False) -> list[Result]:
         data = work / "invoices.csv"
         generate(data, rows)
         inkasso, env = fresh_home(work / "home")
-        (work / "home" / "inkasso.toml").write_text(REGISTRY)
         inbox = work / "home" / "creditors" / "bench" / "inbox"
         database, before = work / "home" / "inkasso.db", work / "ledger-before-ingest.db"
         inbox.mkdir(parents=True, exist_ok=True)
@@ -144,16 +143,13 @@ def postgres_ingest(rows: int, url: str) -> Result:
     try:
         data = work / "invoices.csv"
         generate(data, rows)
-        inkasso, env = fresh_home(work / "home", database_url)
-        (work / "home" / "inkasso.toml").write_text(REGISTRY)
+        inkasso, env = fresh_home(work / "home", database_url=database_url)
         inbox = work / "home" / "creditors" / "bench" / "inbox"
         inbox.mkdir(parents=True, exist_ok=True)
         shutil.copy(data, inbox / "first.csv")
         limit = _read_and_copy_seconds(data, database_url, env)
         seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
-        _, empty_env = fresh_home(work / "empty", empty_url)
-        (work / "empty" / "inkasso.toml").write_text(REGISTRY)
-        subprocess.run([inkasso, "init"], env=empty_env, check=True, stdout=subprocess.DEVNULL)  # the creditors
+        fresh_home(work / "empty", database_url=empty_url)   # the same creditors, nothing else
         floor = _copy_seconds(database_url, empty_url, INGEST_TABLES[1:], env)
         return Result("CSV ingest", "postgresql", rows, seconds, rss / 1024, "read_csv + COPY", seconds / limit, "≤ 4×",
                       f"{seconds / floor:.1f}x its floor, {floor:.1f} s (COPY into the ledger alone)")
@@ -171,7 +167,6 @@ def memory(rows: int = MEMORY_ROWS) -> Result:
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-memory-"))
     try:
         inkasso, env = fresh_home(work / "home")
-        (work / "home" / "inkasso.toml").write_text(REGISTRY)
         inbox = work / "home" / "creditors" / "bench" / "inbox"
         inbox.mkdir(parents=True, exist_ok=True)
         generate(inbox / "first.csv", rows)
@@ -231,9 +226,11 @@ def _read_and_copy_seconds(data: Path, database_url: str, env: dict) -> float:
                                 capture_output=True, text=True).stdout)
 
 
-def fresh_home(home: Path, database_url: str | None = None) -> tuple[str, dict]:
-    """`inkasso init` on ``home`` with its own ledger (SQLite in the home, unless ``database_url``): the command
-    and the environment it runs in."""
+def fresh_home(home: Path, registry: str = REGISTRY, database_url: str | None = None) -> tuple[str, dict]:
+    """`inkasso init` on ``home`` with ``registry`` as its inkasso.toml and its own ledger (SQLite in the home,
+    unless ``database_url``): the command and the environment it runs in."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "inkasso.toml").write_text(registry)
     env = dict(os.environ, INKASSO_HOME=str(home))
     env.pop("INKASSO_DATABASE_URL", None)
     if database_url is not None:
@@ -252,7 +249,6 @@ def handoff(cases: int = HANDOFF_CASES) -> Result:
     try:
         home = work / "home"
         inkasso, env = fresh_home(home)
-        (home / "inkasso.toml").write_text(REGISTRY)
         (home / "rates.csv").write_text("country,valid_from,rate_pct,source\nDK,2026-07-01,1.60,bench\n")
         inbox = home / "creditors" / "bench" / "inbox"
         inbox.mkdir(parents=True, exist_ok=True)
@@ -289,8 +285,7 @@ def settlement(allocations: int = SETTLEMENT_ALLOCATIONS, creditors: int = SETTL
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-settle-"))
     try:
         home = work / "home"
-        inkasso, env = fresh_home(home)
-        (home / "inkasso.toml").write_text(registry_text.registry(
+        inkasso, env = fresh_home(home, registry_text.registry(
             [registry_text.creditor(f"c{n:04d}", f"Creditor {n} ApS", "DK13585628", "DK", "Vej 1, 2100 København Ø",
                                     "DKK", "DK5000400440116243", "NDEADKKK") for n in range(creditors)],
             settle_seconds=0, title="# the settlement bench's home"))

@@ -135,7 +135,7 @@ class Intake:
     def __init__(self, engine: Engine, home: Home, party: Party, inbox: Inbox, outbox: Outbox | None,
                  handler_for: Callable[[str], Handler], answer: Answer | None, as_of: date, run_id: str,
                  checkpoint: Callable[[str], None] = no_checkpoint,
-                 on_progress: Callable[[str, int], None] | None = None):
+                 on_progress: Callable[[str, str, int], None] | None = None):
         self.engine = engine
         self.home = home
         self.party = party
@@ -207,7 +207,7 @@ class Intake:
 
     def _progress_of(self, name: str) -> Callable[[int], None]:
         on_progress = self.on_progress
-        return no_progress if on_progress is None else lambda rows: on_progress(name, rows)
+        return no_progress if on_progress is None else lambda rows: on_progress(self.party.id, name, rows)
 
     def _record(self, local: Path, file: InboxFile, sha256: str):
         """Steps 2: the file's transaction (or its rejection's); None when a rival worker won the key."""

@@ -183,7 +183,7 @@ def _ingest(settings: Settings, registry: Registry, as_of: date, run_id: str, cr
                 creditor = registry.creditors[cid]
                 intake = Intake(engine, Home(settings.home), party, files.inbox(party.inbox),
                                 files.outbox(party.outbox), lambda name: handler_for(name, registry, creditor),
-                                Receipts(), as_of, run_id, checkpoint, _progress_of(cid, on_progress))
+                                Receipts(), as_of, run_id, checkpoint, on_progress)
                 try:
                     intake.run(intake.inbox.list_ready(settle, time()),
                                on_file=lambda taken: _count(counts, cid, taken, on_file))
@@ -196,10 +196,6 @@ def _ingest(settings: Settings, registry: Registry, as_of: date, run_id: str, cr
     if failures:
         raise TransportError("; ".join(failures), transient=False)
     return counts.as_result()
-
-
-def _progress_of(creditor_id: str, on_progress) -> Callable[[str, int], None] | None:
-    return None if on_progress is None else lambda name, rows: on_progress(creditor_id, name, rows)
 
 
 def _count(counts: IngestCounts, creditor_id: str, taken: Taken, on_file) -> None:

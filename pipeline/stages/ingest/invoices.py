@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +77,10 @@ class InvoiceFile:
         rows = 0
         self.context.progress(rows)
         with repo.bulk_writes(self.conn):
-            for frame in self._judged(path):
+            for frame in self._frames(path):
+                judge(frame, self.as_of, self.registry.supported_countries,
+                      drop_invalid_national_ids=self.kind == "invoice_xml")
+                frame["case_id"] = pd.array([None] * len(frame), dtype=object)
                 self._batch(frame)
                 self.context.checkpoint("batch_written")
                 rows += len(frame)
@@ -96,19 +98,10 @@ class InvoiceFile:
                                      layout=self.creditor.xml, max_document_bytes=registry.max_xml_document_bytes)
         return read_invoice_csv(path, self.creditor.csv, self.creditor.currency, registry.max_file_bytes)
 
-    def _judged(self, path: Path) -> Iterator[pd.DataFrame]:
-        """The file's batches judged on their own (admission, content hashes): nothing here reads the ledger."""
-        for frame in self._frames(path):
-            judge(frame, self.as_of, self.registry.supported_countries,
-                  drop_invalid_national_ids=self.kind == "invoice_xml")
-            frame["case_id"] = pd.array([None] * len(frame), dtype=object)
-            valid = frame["outcome"].isna().to_numpy()
-            frame["content_sha"] = None
-            frame.loc[valid, "content_sha"] = _content_hashes(frame.loc[valid])
-            yield frame
-
     def _batch(self, frame: pd.DataFrame) -> None:
         valid = frame["outcome"].isna().to_numpy()
+        frame["content_sha"] = None
+        frame.loc[valid, "content_sha"] = _content_hashes(frame.loc[valid])
         self._against_ledger(frame, valid)
         fresh = frame["outcome"].isna().to_numpy()
         is_credit = (frame["document_type"] == "credit_note").to_numpy()
@@ -162,7 +155,7 @@ class InvoiceFile:
         debtor_ids = repo.upsert_debtors(self.conn, self.creditor.id, **_debtor_columns(rows))
         rows = rows.assign(debtor_pk=rows["debtor_id"].map(debtor_ids))
         case_of = self._cases_for(rows)
-        rows = rows.assign(case_pk=[case_of[key] for key in zip(rows["debtor_pk"].tolist(), rows["currency"].tolist())])
+        rows = rows.assign(case_pk=[case_of[pair] for pair in _pairs(rows["debtor_pk"], rows["currency"])])
         invoice_ids = repo.insert_invoices(self.conn,
             creditor_id=self.creditor.id, invoice_number=rows["invoice_number"], document_type="invoice",
             credited_invoice_id=None, case_id=rows["case_pk"], debtor_id=rows["debtor_pk"],
