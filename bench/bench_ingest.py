@@ -414,7 +414,7 @@ def reconciliation(inkasso: str, env: dict, work: Path) -> Result:
     _copy_ledger(database, before)
     parse = _parse_seconds(statement, env)
     seconds, rss = timed([inkasso, "reconcile", "--settle-seconds", "0", "--as-of", AS_OF.isoformat()], env)
-    floor = parse + _insert_seconds(before, database, RECONCILE_TABLES, env)
+    floor = parse + _insert_seconds(before, database, RECONCILE_TABLES, env, cache_kib=BULK_WRITE_CACHE_KIB)
     return Result("reconcile", "sqlite", len(owed), seconds, rss / 1024, "DuckDB join", seconds / limit, "≤ 5×",
                   f"{seconds / floor:.1f}x its floor, {floor:.1f} s (lxml parse, SQLite inserts, alone)")
 

@@ -460,18 +460,15 @@ def unjudged_payments(conn: Connection) -> pd.DataFrame:
     query = (select(payments.c.id, payments.c.amount_minor, payments.c.currency, payments.c.value_date,
                     payments.c.reference, payments.c.remittance_text, payments.c.payer_name, payments.c.reversal)
              .where(payments.c.judged_on.is_(None)).order_by(payments.c.value_date, payments.c.id))
-    return pd.DataFrame(conn.execute(query).all(), columns=["id", "amount_minor", "currency", "value_date", "reference",
-                                                            "remittance_text", "payer_name", "reversal"])
+    frame = fetch_frame(conn, query, dates=["value_date"])
+    return frame.assign(value_date=frame["value_date"].dt.date.astype(object), reversal=frame["reversal"].astype(bool))
 
 
 def cases_by_number(conn: Connection, numbers: Sequence[str]) -> pd.DataFrame:
-    rows = []
-    for chunk in _chunks(list(numbers)):
-        rows += conn.execute(select(cases.c.id, cases.c.case_number, cases.c.status, cases.c.currency,
-                                    cases.c.creditor_id, debtors.c.name)
-                             .join(debtors, debtors.c.id == cases.c.debtor_id)
-                             .where(cases.c.case_number.in_(chunk))).all()
-    return pd.DataFrame(rows, columns=["case_id", "case_number", "status", "currency", "creditor_id", "debtor_name"])
+    return fetch_frame(conn, select(cases.c.id.label("case_id"), cases.c.case_number, cases.c.status, cases.c.currency,
+                                    cases.c.creditor_id, debtors.c.name.label("debtor_name"))
+                       .join(debtors, debtors.c.id == cases.c.debtor_id)
+                       .where(_one_of(conn, cases.c.case_number, numbers)))
 
 
 def collecting_case_totals(conn: Connection, day: date, states: Sequence[str]) -> pd.DataFrame:
@@ -479,12 +476,13 @@ def collecting_case_totals(conn: Connection, day: date, states: Sequence[str]) -
     debtor's name: one grouped query."""
     debtors_kinds = [name for name, posting_kind in postings_vocabulary.KINDS.items()
                      if postings_vocabulary.is_debtors(posting_kind)]
-    query = (select(cases.c.id, cases.c.currency, func.sum(postings.c.amount_minor), debtors.c.name)
+    query = (select(cases.c.id.label("case_id"), cases.c.currency,
+                    func.sum(postings.c.amount_minor).label("total_minor"), debtors.c.name.label("debtor_name"))
              .join(postings, postings.c.case_id == cases.c.id).join(debtors, debtors.c.id == cases.c.debtor_id)
              .where(cases.c.status.in_(list(states)), postings.c.value_date <= day,
                     postings.c.kind.in_(debtors_kinds))
              .group_by(cases.c.id, cases.c.currency, debtors.c.name))
-    frame = pd.DataFrame(conn.execute(query).all(), columns=["case_id", "currency", "total_minor", "debtor_name"])
+    frame = fetch_frame(conn, query)
     frame["total_minor"] = frame["total_minor"].astype("int64")
     return frame
 
@@ -589,10 +587,9 @@ def _sqlite_value(value):
 
 def cases_by_id(conn: Connection, case_ids: Sequence[int]) -> dict[int, str]:
     """The creditor of each case."""
-    found: dict[int, str] = {}
-    for chunk in _chunks([int(case_id) for case_id in case_ids]):
-        found.update(conn.execute(select(cases.c.id, cases.c.creditor_id).where(cases.c.id.in_(chunk))).all())
-    return found
+    found = fetch_frame(conn, select(cases.c.id, cases.c.creditor_id).where(
+        _one_of(conn, cases.c.id, [int(case_id) for case_id in case_ids])))
+    return dict(zip(found["id"].tolist(), found["creditor_id"].tolist()))
 
 
 def payment_row(conn: Connection, payment_id: int):

@@ -173,12 +173,13 @@ def judge(engine: Engine, rates: ReferenceRates, as_of: date, run_id: str) -> di
                                    for row in parked.itertuples() if row.id in still])
         exports.owe(conn, Report.owed(day, run_id))
     late_parked = 0
-    for creditor_id, payments in matched.groupby(matched["case_id"].map(creditor_of)):
-        for batch in allocation_batches(payments):
-            with engine.begin() as conn:
-                done = CreditorPayments(conn, creditor_id, day, run_id, rates).run(list(batch.itertuples()))
-                late_parked += sum(one.reason is not None for one in done)
-                exports.owe(conn, Report.owed(day, run_id))
+    with engine.connect() as conn, repo.bulk_writes(conn):
+        for creditor_id, payments in matched.groupby(matched["case_id"].map(creditor_of)):
+            for batch in allocation_batches(payments):
+                with conn.begin():
+                    done = CreditorPayments(conn, creditor_id, day, run_id, rates).run(list(batch.itertuples()))
+                    late_parked += sum(one.reason is not None for one in done)
+                    exports.owe(conn, Report.owed(day, run_id))
     return dict(payments=len(rows), matched=len(matched) - late_parked, parked=len(rows) - len(matched) + late_parked)
 
 
