@@ -25,6 +25,8 @@ from pipeline.ledger.schema import (case_events, cases, claim_steps, creditors, 
 CHUNK = 5000
 STREAM_ROWS = 2_000  # rows fetched at a time when a query is streamed
 FRAME_ROWS = 10_000  # rows of one frame when a query is streamed as columns
+FETCH_ROWS = 100_000  # rows turned into columns at a time when a whole result is fetched as one frame
+INSERT_ROWS = 100_000  # rows made Python tuples at a time by a bulk insert
 _CURSOR_NAMES = itertools.count()   # a server-side cursor is named
 BULK_WRITE_CACHE_KIB = 65_536  # SQLite's page cache while a file's rows are written (`bulk_writes`)
 CASE_NUMBER_BASE = 10_000_000
@@ -190,8 +192,18 @@ def columns(rows: Sequence[dict]) -> dict[str, list]:
 
 
 def insert_rows(conn: Connection, table: Table, **columns) -> None:
-    """Bulk insert: COPY on PostgreSQL, one executemany on SQLite. Columns are Series, lists or scalars."""
-    _insert_prepared(conn, table, *_rows(columns))
+    """Bulk insert: COPY on PostgreSQL, executemany on SQLite. Columns are Series, arrays, lists or scalars,
+    made Python rows `INSERT_ROWS` at a time: a million rows of tuples at once would take gigabytes."""
+    length = next((len(v) for v in columns.values() if isinstance(v, (pd.Series, np.ndarray, list))), 0)
+    for start in range(0, length, INSERT_ROWS):
+        part = slice(start, start + INSERT_ROWS)
+        _insert_prepared(conn, table, *_rows({name: _part(values, part) for name, values in columns.items()}))
+
+
+def _part(values, part: slice):
+    if isinstance(values, pd.Series):
+        return values.iloc[part]
+    return values[part] if isinstance(values, (np.ndarray, list)) else values
 
 
 def _insert_prepared(conn: Connection, table: Table, names: list[str], rows: list[tuple]) -> None:
@@ -536,20 +548,27 @@ def reconciliation_frames(conn: Connection, day: date) -> Iterator[pd.DataFrame]
 
 
 def fetch_frame(conn: Connection, query: Select, dates: Sequence[str] = ()) -> pd.DataFrame:
-    """The query's rows as a frame, fetched by the driver's cursor (``dates``: columns made datetime64)."""
+    """The query's rows as a frame, fetched by the driver's cursor (``dates``: columns made datetime64), a
+    part at a time: a million rows held as Python tuples would take gigabytes before they became columns."""
     with _driver_cursor(conn, query) as cursor:
-        return _frame(cursor.fetchall(), cursor, dates)
+        parts = list(_frames(cursor, dates, FETCH_ROWS))
+    filled = [part for part in parts if len(part)] or parts[:1]
+    return filled[0] if len(filled) == 1 else pd.concat(filled, ignore_index=True)
 
 
 def fetch_frames(conn: Connection, query: Select, dates: Sequence[str] = (),
                  size: int = FRAME_ROWS) -> Iterator[pd.DataFrame]:
     """The same, streamed: frames of at most ``size`` rows (the first one maybe empty, never none)."""
     with _driver_cursor(conn, query, streamed=True) as cursor:
-        while True:
-            rows = cursor.fetchmany(size)
-            yield _frame(rows, cursor, dates)
-            if len(rows) < size:
-                return
+        yield from _frames(cursor, dates, size)
+
+
+def _frames(cursor, dates: Sequence[str], size: int) -> Iterator[pd.DataFrame]:
+    while True:
+        rows = cursor.fetchmany(size)
+        yield _frame(rows, cursor, dates)
+        if len(rows) < size:
+            return
 
 
 @contextmanager

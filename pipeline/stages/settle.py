@@ -180,7 +180,7 @@ def _allocations(found: pd.DataFrame, terms: dict[str, Terms]) -> tuple[pd.DataF
     group_kind = np.select([kind.isin(FEE_KINDS), kind.eq("direct_payment")], ["fee", "direct"], "payment")
     first = np.where(group_kind == "fee", found["posting_id"],
                      np.where(group_kind == "direct", found["file_id"], found["payment_id"].fillna(-1)))
-    day = np.where(group_kind == "direct", found["value_date"].dt.strftime("%Y-%m-%d"), "")
+    day = found["value_date"].where(group_kind == "direct").to_numpy(dtype="datetime64[D]").astype("int64")
     keys = pd.DataFrame(dict(kind=group_kind, first=first.astype("int64"),
                              invoice=found["invoice_id"].fillna(-1).astype("int64").to_numpy(), day=day))
     group = keys.groupby(list(keys), sort=False).ngroup().to_numpy()
@@ -191,10 +191,10 @@ def _allocations(found: pd.DataFrame, terms: dict[str, Terms]) -> tuple[pd.DataF
         parts[part] -= np.where(settles.eq(component), amounts, 0)   # a payment lowers what is owed: it paid
     parts["fee_due"] = np.where(settles.isna(), amounts, 0)
     allocations = parts.groupby(group).sum()
-    facts = found.groupby(group).first()
-    allocations = allocations.join(facts[["creditor_id", "currency", "case_id", "invoice_id", "payment_id",
+    allocations = allocations.join(found[["creditor_id", "currency", "case_id", "invoice_id", "payment_id",
                                           "value_date", "country", "opened_on", "oldest_due", "partner_id",
-                                          "handoff_date", "priced_on", "payment_source", "partner_kept"]])
+                                          "handoff_date", "priced_on", "payment_source", "partner_kept"]]
+                                   .groupby(group).first())
     allocations["first_posting"] = found["posting_id"].groupby(group).min()
     allocations["group_kind"] = keys.groupby(group)["kind"].first()
     allocations["source"] = np.where(allocations["group_kind"] != "payment", allocations["group_kind"],
