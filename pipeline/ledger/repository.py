@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 
@@ -516,12 +516,14 @@ def unjudged_ids(conn: Connection, payment_ids: Sequence[int]) -> set[int]:
     return found
 
 
-def payment_to_reverse(conn: Connection, case_id: int, amount_minor: int):
-    """The latest payment allocated on the case with that amount that no reversal has taken back yet."""
+def payment_to_reverse(conn: Connection, case_id: int, amount_minor: int, taken_back: Collection[int] = ()):
+    """The latest payment allocated on the case with that amount that no reversal has taken back yet (nor one
+    of ``taken_back``, taken back by reversals not written yet)."""
     reversed_ids = select(payments.c.reverses_id).where(payments.c.reverses_id.is_not(None))
     return conn.execute(select(payments).where(
         payments.c.case_id == case_id, payments.c.amount_minor == amount_minor, payments.c.rule.is_not(None),
-        payments.c.id.not_in(reversed_ids)).order_by(payments.c.value_date.desc(), payments.c.id.desc())).first()
+        payments.c.id.not_in(reversed_ids), payments.c.id.not_in(sorted(taken_back)))
+        .order_by(payments.c.value_date.desc(), payments.c.id.desc())).first()
 
 
 def postings_of_payment(conn: Connection, payment_id: int) -> list:

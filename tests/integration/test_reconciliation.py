@@ -170,6 +170,27 @@ def test_a_reversal_takes_the_payment_back_and_reopens_the_case(home):
                                                                                           "-28.41")
 
 
+def test_a_reversal_in_the_same_statement_as_its_payment_takes_it_back(home):
+    """The payment and its reversal are judged in one batch, before the payment's allocation is written: the
+    reversal finds it among the batch's, and takes back each of its parts once."""
+    _, a_ref = case_of(home, "A-1")
+    drop_bank(home, "stmt1.xml", camt("053", "S1", entry("E1", "2028.41", a_ref), entry(
+        "R1", "2028.41", a_ref, indicator="DBIT", reversal=True, value_date="2026-11-25")))
+    result = reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    assert (result["matched"], result["parked"]) == (2, 0)
+    assert status(home, "A-1") == "OPEN"
+    assert {key: amount for key, amount in posted(home, "A-1").items() if key[0].startswith("payment")} == {
+        ("payment", "principal"): -200000, ("payment", "interest"): -2841,
+        ("payment_reversal", "principal"): 200000, ("payment_reversal", "interest"): 2841}
+    with reading(home) as conn:
+        payment, reversal = conn.execute(select(payments.c.id, payments.c.reverses_id, payments.c.parked_reason)
+                                         .order_by(payments.c.id)).all()
+    assert (reversal.reverses_id, reversal.parked_reason, payment.parked_reason) == (payment.id, None, None)
+    [credit, debit, _total] = report(home)
+    assert (credit["allocated_principal"], debit["allocated_principal"], debit["allocated_interest"]) == (
+        "2000.00", "-2000.00", "-28.41")
+
+
 @pytest.mark.parametrize("state, reason", [("HANDED_OVER", "CASE_HANDED_OVER"), ("WITHDRAWN", "CASE_CLOSED")])
 def test_a_payment_to_a_case_that_cannot_take_it_is_parked_with_the_reason(home, state, reason):
     a, a_ref = case_of(home, "A-1")

@@ -42,6 +42,17 @@ class Claim:
         return self.row.disputed_since is not None or self.row.status == case_states.DISPUTED
 
 
+@dataclass(frozen=True)
+class Original:
+    """The payment a reversal takes back: its refund, value date and the parts (claim, component, amount) of
+    its allocation."""
+
+    id: int
+    refund_due_minor: int
+    value_date: date
+    parts: list[tuple[int, str, int]]
+
+
 @dataclass
 class Judged:
     """What became of one payment: the ``payments`` row's new values, and its postings."""
@@ -65,6 +76,8 @@ class CreditorPayments:
         self.claims: dict[int, list[Claim]] = defaultdict(list)
         self.events: list[dict] = []
         self.closed: dict[int, dict] = {}
+        self.allocated: list[tuple[object, Judged]] = []   # this batch's payments, not written yet
+        self.taken_back: set[int] = set()                  # payments this batch's reversals took back
 
     def run(self, matched: list, still_open=repo.unjudged_ids, record=None) -> list[Judged]:
         """``matched``: rows of id, case_id, rule, amount_minor, value_date, remittance_text, reversal; those
@@ -106,6 +119,7 @@ class CreditorPayments:
                                           f"({payment.rule}), value date {payment.value_date}{back}")
         if sum(claim.balance.total for claim in claims) == 0 and claims[0].row.status != case_states.PAID:
             self._close(claims[0])
+        self.allocated.append((payment, judged))
         return judged
 
     def _interest_to(self, claim: Claim, value_date: date, judged: Judged) -> None:
@@ -121,15 +135,15 @@ class CreditorPayments:
 
     def _reverse(self, payment) -> Judged:
         """The bank took a payment back: its allocation undone part by part, a case it closed reopened."""
-        original = repo.payment_to_reverse(self.conn, payment.case_id, -payment.amount_minor)
+        original = self._original_of(payment)
         if original is None:
             return Judged(payment.id, None, None, UNKNOWN_REFERENCE)
+        self.taken_back.add(original.id)
         judged = Judged(payment.id, payment.case_id, payment.rule, refund=-original.refund_due_minor,
                         reverses=original.id)
         by_id = {claim.row.id: claim for claim in self.claims[payment.case_id]}
-        for posting in repo.postings_of_payment(self.conn, original.id):
-            self._post(judged, by_id[posting.invoice_id], "payment_reversal", -posting.amount_minor,
-                       payment.value_date, posting.settles)
+        for claim_id, settles, amount in original.parts:
+            self._post(judged, by_id[claim_id], "payment_reversal", -amount, payment.value_date, settles)
         first = self.claims[payment.case_id][0]
         self._event(first, "payment_reversed", f"the bank took back the payment of "
                                                f"{format_minor(-payment.amount_minor, first.row.currency)} "
@@ -138,6 +152,21 @@ class CreditorPayments:
             self.closed[payment.case_id] = dict(case_pk=payment.case_id, new_status=case_states.OPEN,
                                                 new_before_dispute=None, new_closed_on=None)
         return judged
+
+    def _original_of(self, reversal) -> Original | None:
+        """The latest payment on the reversal's case of its amount that no reversal has taken back yet: one of
+        this batch (a statement may hold a payment and its reversal), else one of the ledger."""
+        for payment, judged in reversed(self.allocated):
+            if (payment.case_id, payment.amount_minor) == (reversal.case_id, -reversal.amount_minor) \
+                    and payment.id not in self.taken_back:
+                return Original(payment.id, judged.refund, payment.value_date,
+                                [(posting["invoice_id"], posting["settles"], posting["amount_minor"])
+                                 for posting in judged.postings if posting["kind"] == "payment"])
+        row = repo.payment_to_reverse(self.conn, reversal.case_id, -reversal.amount_minor, self.taken_back)
+        if row is None:
+            return None
+        return Original(row.id, row.refund_due_minor, row.value_date,
+                        [tuple(posting) for posting in repo.postings_of_payment(self.conn, row.id)])
 
     def _post(self, judged: Judged, claim: Claim, kind: str, amount: int, value_date: date,
               settles: str | None = None) -> None:
