@@ -146,14 +146,19 @@ def known_invoices(conn: Connection, creditor_id: str, numbers: Sequence[str]) -
 
 
 def upsert_debtors(conn: Connection, creditor_id: str, **columns) -> dict[str, int]:
-    """Insert new debtors, refresh known ones with the latest details; return debtor ref -> id."""
+    """Insert new debtors, refresh known ones with the latest details (only those whose details changed: a
+    debtor in every batch of a file is not written again each time); return debtor ref -> id."""
     names, rows = _rows(dict(columns, creditor_id=creditor_id))
     if not rows:
         return {}
-    updates = ", ".join(f"{name} = COALESCE(excluded.{name}, debtors.{name})" if name in KEPT_WHEN_MISSING
-                        else f"{name} = excluded.{name}" for name in DEBTOR_FIELDS)
+    latest = {name: f"COALESCE(excluded.{name}, debtors.{name})" if name in KEPT_WHEN_MISSING else f"excluded.{name}"
+              for name in DEBTOR_FIELDS}
+    differs = "IS DISTINCT FROM" if conn.dialect.name == "postgresql" else "IS NOT"
     _executemany(conn, f"INSERT INTO debtors ({', '.join(names)}) VALUES ({{params}}) "
-                       f"ON CONFLICT (creditor_id, debtor_ref) DO UPDATE SET {updates}", len(names), rows)
+                       f"ON CONFLICT (creditor_id, debtor_ref) DO UPDATE SET "
+                       f"{', '.join(f'{name} = {value}' for name, value in latest.items())} WHERE "
+                       f"{' OR '.join(f'debtors.{name} {differs} {value}' for name, value in latest.items())}",
+                 len(names), rows)
     with _driver_cursor(conn, select(debtors.c.debtor_ref, debtors.c.id).where(
             debtors.c.creditor_id == creditor_id, _one_of(conn, debtors.c.debtor_ref, _as_list(columns["debtor_ref"])))
     ) as cursor:
