@@ -306,9 +306,9 @@ def _document(document_type: str) -> str:
 
 def _content_hashes(rows: pd.DataFrame) -> list[str]:
     """SHA-256 of the row's normalised content: equal hashes mean the same claim sent again."""
-    text = rows[list(HASHED_FIELDS)].astype("string").fillna("").to_numpy(dtype=object)
-    joined = ["\x1f".join(values) for values in text]
-    return [hashlib.sha256(value.encode()).hexdigest() for value in joined]
+    text = rows[list(HASHED_FIELDS)].astype("string").fillna("")
+    joined = pc.binary_join_element_wise(*(pa.array(text[name], pa.string()) for name in HASHED_FIELDS), "\x1f")
+    return [hashlib.sha256(value.encode()).hexdigest() for value in joined.to_pylist()]
 
 
 def _debtor_columns(rows: pd.DataFrame) -> dict:
