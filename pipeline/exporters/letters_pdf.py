@@ -14,6 +14,9 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from fpdf import FPDF
 
 from pipeline.exporters.letters import letter_id
@@ -246,3 +249,30 @@ def money_text(minor: int, currency: str, language: str) -> str:
     whole, fraction = divmod(abs(minor), 10 ** digits)
     groups = f"{whole:,}".replace(",", "." if language == "da" else "\u00a0")
     return ("-" if minor < 0 else "") + groups + (f",{fraction:0{digits}d}" if digits else "")
+
+
+def money_texts(minor: np.ndarray, currency: str, language: str) -> pa.Array:
+    """`money_text` of a column of amounts, in Arrow compute: the same texts, no Python call per amount. The
+    groups of three are put together from the lowest up, each padded with zeros while a higher one follows."""
+    digits = minor_digits(currency)
+    amounts = np.asarray(minor, dtype=np.int64)
+    whole, fraction = np.divmod(np.abs(amounts), 10 ** digits)
+    separator = "." if language == "da" else "\u00a0"
+    text, rest = _group(whole), whole // 1000
+    while (rest > 0).any():
+        text = pc.if_else(pa.array(rest > 0), pc.binary_join_element_wise(_group(rest), text, separator), text)
+        rest = rest // 1000
+    text = pc.if_else(pa.array(amounts < 0), pc.binary_join_element_wise("-", text, ""), text)
+    if digits:
+        text = pc.binary_join_element_wise(text, pc.utf8_lpad(_digits(fraction), digits, "0"), ",")
+    return text
+
+
+def _group(whole: np.ndarray) -> pa.Array:
+    """The lowest group of three digits of each number: zero-padded where a higher group follows."""
+    group = _digits(whole % 1000)
+    return pc.if_else(pa.array(whole >= 1000), pc.utf8_lpad(group, 3, "0"), group)
+
+
+def _digits(numbers: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(numbers, pa.int64()), pa.string())

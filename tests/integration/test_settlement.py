@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from datetime import date, timedelta
 
@@ -128,6 +129,9 @@ def test_a_week_with_dk_and_se_debtors_an_aged_case_a_direct_payment_and_a_withd
                   "Netto 1.866,34 DKK", "udbetales til DK5000400440116243 den 2026-12-01",
                   "momskvittering"):
         assert shown in statement, shown
+    for row in (rf"{a} +A-1 +2026-11-24 bank +2\.028,41 +200,00 +50,00 +1\.750,00",
+                rf"{c} +2026-11-26 gebyr +0,00 +0,00 +62,50 +-312,50"):   # a fee's claim cell is empty
+        assert re.search(row, statement), (row, statement)
 
 
 def a_paid(home) -> None:

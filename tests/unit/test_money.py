@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
+from pipeline.exporters.letters_pdf import money_text, money_texts
 from pipeline.money import format_minor, is_currency, minor_digits, to_minor
 
 
@@ -56,3 +58,19 @@ def test_format_and_to_minor_round_trip_exactly(minor, currency):
     assert "e" not in text.lower()                         # never scientific notation in a file
     assert len(text.rpartition(".")[2]) == minor_digits(currency) or minor_digits(currency) == 0
     assert to_minor(Decimal(text), currency) == minor
+
+
+@pytest.mark.parametrize(("minor", "currency", "language", "text"), [
+    (123456789, "DKK", "da", "1.234.567,89"), (-5, "DKK", "da", "-0,05"), (0, "SEK", "sv", "0,00"),
+    (100000, "SEK", "sv", "1\u00a0000,00"), (-100000000, "JPY", "en", "-100\u00a0000\u00a0000"),
+    (1000001, "KWD", "da", "1.000,001")])
+def test_money_text_groups_whole_units_as_the_language_writes_them(minor, currency, language, text):
+    assert money_text(minor, currency, language) == text
+
+
+@hsettings(max_examples=200)
+@given(st.lists(st.integers(min_value=-10**15, max_value=10**15), max_size=30),
+       st.sampled_from(["DKK", "SEK", "JPY", "KWD"]), st.sampled_from(["da", "sv", "en"]))
+def test_money_texts_of_a_column_are_money_text_of_each_amount(amounts, currency, language):
+    assert money_texts(np.array(amounts, dtype=np.int64), currency, language).to_pylist() == [
+        money_text(amount, currency, language) for amount in amounts]
