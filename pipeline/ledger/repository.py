@@ -350,6 +350,13 @@ def receipt_of(conn: Connection, file_id: int) -> Iterator[tuple]:
         yield from batch
 
 
+def receipt_numbers(conn: Connection, file_id: int, lines: Sequence[int]) -> dict[int, str]:
+    """The invoice number on each of these lines of a file's receipt, by its key (file, line)."""
+    with _driver_cursor(conn, select(receipt_lines.c.seq, receipt_lines.c.invoice_number).where(
+            receipt_lines.c.file_id == file_id, _one_of(conn, receipt_lines.c.seq, lines))) as cursor:
+        return dict(cursor.fetchall())
+
+
 def lock_export(conn: Connection, kind: str, natural_key: str):
     """The export's record, locked to the end of the transaction (SQLite: BEGIN IMMEDIATE locks it all)."""
     return conn.execute(select(exports).where(exports.c.kind == kind, exports.c.natural_key == natural_key)

@@ -51,6 +51,52 @@ class InvoiceFiles:
         return InvoiceFile(conn, self, context).load(path)
 
 
+class JudgedKeys:
+    """The (document type, number) keys of the rows a file judged DUPLICATE or CONFLICT, with their lines: a
+    later row of the file with the same key is DUPLICATE_IN_FILE. Held as 64-bit hashes in sorted runs, merged
+    as they grow (16 bytes a key: a re-sent file of ten million rows keeps 160 MB, not gigabytes of Python
+    tuples); a hash found is checked against the number on that line's receipt line, so a collision of two
+    hashes can never make a claim a duplicate."""
+
+    def __init__(self, conn: Connection, file_id: int):
+        self.conn = conn
+        self.file_id = file_id
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, keys: pd.DataFrame, lines: np.ndarray) -> None:
+        if keys.empty:
+            return
+        hashes = _key_hashes(keys)
+        order = np.argsort(hashes, kind="stable")
+        self.runs.append((hashes[order], np.asarray(lines, dtype=np.int64)[order]))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (older, older_lines), (newer, newer_lines) = self.runs.pop(-2), self.runs.pop()
+            hashes, lines = np.concatenate([older, newer]), np.concatenate([older_lines, newer_lines])
+            order = np.argsort(hashes, kind="stable")
+            self.runs.append((hashes[order], lines[order]))
+
+    def lines_of(self, keys: pd.DataFrame) -> pd.Series:
+        """The line each key was judged on (same index), NA for a key not judged before."""
+        if keys.empty or not self.runs:
+            return pd.Series(pd.NA, index=keys.index, dtype="Int64")
+        hashes = _key_hashes(keys)
+        found = np.full(len(keys), -1, dtype=np.int64)
+        for run, lines in self.runs:
+            at = np.searchsorted(run, hashes).clip(max=len(run) - 1)
+            hit = (run[at] == hashes) & (found < 0)
+            found[hit] = lines[at[hit]]
+        if (found >= 0).any():
+            numbers = repo.receipt_numbers(self.conn, self.file_id, np.unique(found[found >= 0]).tolist())
+            same = keys["invoice_number"].to_numpy(dtype=object) == np.array(
+                [numbers.get(line) for line in found.tolist()], dtype=object)
+            found[~same] = -1
+        return pd.Series(found, index=keys.index).where(found >= 0).astype("Int64")
+
+
+def _key_hashes(keys: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(keys[["document_type", "invoice_number"]], index=False).to_numpy()
+
+
 class InvoiceFile:
     """One invoice file's rows written to the ledger, batch by batch, inside the caller's transaction.
 
@@ -71,7 +117,8 @@ class InvoiceFile:
         self.outcomes: Counter = Counter()
         self.cases_opened = 0
         self.credit_notes: list[pd.DataFrame] = []
-        self.judged_lines: dict[tuple, int] = {}  # (type, number) judged on earlier lines, not (yet) in the ledger
+        self.deferred_lines: dict[tuple, int] = {}   # (type, number) of the credit notes held to the file's end
+        self.judged_keys = JudgedKeys(self.conn, self.file_id)
 
     def load(self, path: Path) -> Handled:
         rows = 0
@@ -110,8 +157,8 @@ class InvoiceFile:
         deferred = fresh & is_credit
         if deferred.any():
             self.credit_notes.append(frame.loc[deferred].copy())
-            self.judged_lines.update(zip(zip(frame.loc[deferred, "document_type"], frame.loc[deferred, "invoice_number"]),
-                                         frame.loc[deferred, "line"]))
+            self.deferred_lines.update(zip(zip(frame.loc[deferred, "document_type"],
+                                               frame.loc[deferred, "invoice_number"]), frame.loc[deferred, "line"]))
         self._receipt_lines(frame.loc[~deferred])
 
     def _against_ledger(self, frame: pd.DataFrame, valid: np.ndarray) -> None:
@@ -126,7 +173,7 @@ class InvoiceFile:
         from_this_file = in_ledger & (joined["file_id"] == self.file_id).to_numpy()
         first_line = joined.groupby(["document_type", "invoice_number"])["line"].transform("first").to_numpy()
         earlier_in_batch = keys.duplicated(keep="first").to_numpy()
-        earlier_batch = keys.map(self.judged_lines)
+        earlier_batch = keys.map(self.deferred_lines).fillna(self.judged_keys.lines_of(joined).astype("float64"))
         repeated = from_this_file | earlier_in_batch | earlier_batch.notna().to_numpy()
         earlier_line = np.where(from_this_file, joined["known_line"],
                                 np.where(earlier_batch.notna(), earlier_batch, first_line))
@@ -148,7 +195,7 @@ class InvoiceFile:
             # ints, not the float64 the join makes of a column with gaps: COPY into an integer column
             # rejects "8.0", and PostgreSQL failed every file that mixed new claims with ones sent before
             frame.loc[index[mask], "case_id"] = joined.loc[mask, "case_id_known"].astype("int64").tolist()
-            self.judged_lines.update(zip(keys[mask].tolist(), joined.loc[mask, "line"].tolist()))
+            self.judged_keys.add(joined.loc[mask], joined.loc[mask, "line"].to_numpy())
 
     def _accept_invoices(self, frame: pd.DataFrame, mask: np.ndarray) -> None:
         rows = frame.loc[mask]
