@@ -10,7 +10,8 @@ cases on the reference (and beside its floor: the statement read by lxml and the
 alone). Last, on homes of their own, a week of eligible cases (ingested with
 national ids, approved for court by an instruction file, warned by the lifecycle) handed over by
 `inkasso handoff`, beside `pyarrow.csv.write_csv` writing the same lines, and a week of allocations settled by
-`inkasso settle`, beside `write_csv` of its lines. ``--pg URL`` adds the ingest of N and 2N rows into a fresh
+`inkasso settle`, beside `write_csv` of its lines (and beside its floor: the week's postings read and what the
+run recorded inserted, each alone). ``--pg URL`` adds the ingest of N and 2N rows into a fresh
 PostgreSQL database on that server, beside reading the file and COPYing its rows into an unindexed table
 (and beside its floor, those rows COPYed alone into an empty ledger); ``--memory`` adds the ingest of
 10,000,000 rows, held to its peak memory; ``--ingest-only`` leaves out the other stages. ``--quick`` is the
@@ -51,6 +52,7 @@ RESULTS = Path(__file__).with_name("results.json")
 INGEST_TABLES = ("creditors", "ingested_files", "debtors", "cases", "invoices", "postings", "case_events",
                  "receipt_lines")
 RECONCILE_TABLES = ("ingested_files", "payments", "postings", "case_events")
+SETTLEMENT_TABLES = ("settlement_weeks", "settlements", "settlement_lines", "settled_postings")
 HEADER = ("invoice_number,invoice_date,due_date,amount,currency,debtor_id,debtor_type,debtor_name,"
           "debtor_address_line1,debtor_postcode,debtor_city,debtor_country,reminder_fees\n")
 REGISTRY = registry_text.registry([registry_text.creditor(
@@ -281,7 +283,9 @@ def settlement(allocations: int = SETTLEMENT_ALLOCATIONS, creditors: int = SETTL
     """A week of ``allocations`` payments' allocations (each a principal and an interest posting) on 100 cases
     of each of ``creditors`` creditors, written straight into a fresh ledger in bulk (reconciling a million
     payments is the reconcile row's work), settled by `inkasso settle` (lines, summary, pain.001 and a
-    statement per creditor); beside `pyarrow.csv.write_csv` writing the lines file's lines (the write alone)."""
+    statement per creditor); beside `pyarrow.csv.write_csv` writing the lines file's lines (the write alone),
+    and beside its floor: SQLite reading the week's unsettled postings (the run's query) and inserting the
+    settlements, lines and settled postings the run wrote, each alone."""
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-settle-"))
     try:
         home = work / "home"
@@ -290,10 +294,16 @@ def settlement(allocations: int = SETTLEMENT_ALLOCATIONS, creditors: int = SETTL
                                     "DKK", "DK5000400440116243", "NDEADKKK") for n in range(creditors)],
             settle_seconds=0, title="# the settlement bench's home"))
         _settlement_ledger(home, allocations, creditors)
-        seconds, rss = timed([inkasso, "settle", "--as-of", (AS_OF + timedelta(days=5)).isoformat()], env)
+        before = work / "ledger-before-settle.db"
+        _copy_ledger(home / "inkasso.db", before)
+        as_of = AS_OF + timedelta(days=5)
+        seconds, rss = timed([inkasso, "settle", "--as-of", as_of.isoformat()], env)
         (written,) = (home / "finance" / "outbox").glob("settlement_lines_*.csv")
         limit = _write_csv_seconds(written, work / "written.csv", env)
-        return Result("settlement", "sqlite", allocations, seconds, rss / 1024, "write_csv", seconds / limit, "≤ 5×")
+        floor = (_read_unsettled_seconds(before, as_of, env)
+                 + _insert_seconds(before, home / "inkasso.db", SETTLEMENT_TABLES, env))
+        return Result("settlement", "sqlite", allocations, seconds, rss / 1024, "write_csv", seconds / limit, "≤ 5×",
+                      f"{seconds / floor:.1f}x its floor, {floor:.1f} s (the postings read, SQLite inserts, alone)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -340,6 +350,24 @@ def _settlement_ledger(home: Path, allocations: int, creditors: int) -> None:
                         amount_minor=[-share(n) for n in paid], currency="DKK", booked_on=AS_OF, value_date=AS_OF,
                         settles=settles, payment_id=paid, run_id="bench")
     engine.dispose()
+
+
+def _read_unsettled_seconds(database: Path, as_of: date, env: dict) -> float:
+    """Seconds SQLite takes to read the rows of the settlement's query (its postings through the week's Sunday)
+    into the driver's tuples: the least a run that settles them can take to read them."""
+    read = ("import sqlite3, sys, time; from datetime import date, timedelta\n"
+            "from sqlalchemy.dialects import sqlite\n"
+            "from pipeline.ledger.settlements import unsettled_postings_query\n"
+            "from pipeline.stages.settle import default_period, monday\n"
+            "through = monday(default_period(date.fromisoformat(sys.argv[2]))) + timedelta(days=6)\n"
+            "sql = str(unsettled_postings_query(through).compile(dialect=sqlite.dialect(), "
+            "compile_kwargs={'literal_binds': True}))\n"
+            "conn = sqlite3.connect(sys.argv[1])\n"
+            "started = time.perf_counter()\n"
+            "conn.execute(sql).fetchall()\n"
+            "print(time.perf_counter() - started)\n")
+    return float(subprocess.run([sys.executable, "-c", read, str(database), as_of.isoformat()], env=env,
+                                check=True, capture_output=True, text=True).stdout)
 
 
 def _write_csv_seconds(written: Path, copy: Path, env: dict) -> float:

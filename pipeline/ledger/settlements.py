@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, Select, and_, func, select
 
 from pipeline.ledger.repository import fetch_frame, insert_rows, reserve_ids
 from pipeline.ledger.schema import (cases, handoff_cases, handoffs, invoices, payments, postings, settled_postings,
@@ -40,28 +40,32 @@ def unsettled_postings(conn: Connection, through: date) -> pd.DataFrame:
     fees a creditor owes us) booked through ``through`` and never settled, with what their lines need: the
     case's creditor, country and opening day; the oldest due date of the claims it opened with; its handoff;
     the payment's source and partner commission; and the day whose terms price it (a reversal: its payment's)."""
+    return fetch_frame(conn, unsettled_postings_query(through),
+                       dates=("value_date", "opened_on", "handoff_date", "oldest_due", "priced_on"))
+
+
+def unsettled_postings_query(through: date) -> Select:
     opening = (select(invoices.c.case_id, func.min(invoices.c.due_date).label("oldest_due"))
                .join(cases, and_(cases.c.id == invoices.c.case_id, cases.c.file_id == invoices.c.file_id))
                .where(invoices.c.document_type == "invoice").group_by(invoices.c.case_id).subquery())
     handed = (select(handoff_cases.c.case_id, handoffs.c.partner_id, handoffs.c.handoff_date)
               .join(handoffs, handoffs.c.id == handoff_cases.c.handoff_id).subquery())
     reversed_payment = payments.alias("reversed_payment")
-    query = (select(postings.c.id.label("posting_id"), postings.c.case_id, postings.c.invoice_id, postings.c.kind,
-                    postings.c.amount_minor, postings.c.currency, postings.c.value_date, postings.c.settles,
-                    postings.c.payment_id, postings.c.file_id, cases.c.creditor_id, cases.c.country,
-                    cases.c.opened_on, payments.c.source.label("payment_source"),
-                    payments.c.partner_commission_minor.label("partner_kept"), handed.c.partner_id,
-                    handed.c.handoff_date, opening.c.oldest_due,
-                    func.coalesce(reversed_payment.c.value_date, postings.c.value_date).label("priced_on"))
-             .join(cases, cases.c.id == postings.c.case_id)
-             .outerjoin(payments, payments.c.id == postings.c.payment_id)
-             .outerjoin(reversed_payment, reversed_payment.c.id == payments.c.reverses_id)
-             .outerjoin(handed, handed.c.case_id == postings.c.case_id)
-             .outerjoin(opening, opening.c.case_id == postings.c.case_id)
-             .where(postings.c.kind.in_(SETTLED_KINDS), postings.c.booked_on <= through,
-                    postings.c.id.not_in(select(settled_postings.c.posting_id)))
-             .order_by(postings.c.id))
-    return fetch_frame(conn, query, dates=("value_date", "opened_on", "handoff_date", "oldest_due", "priced_on"))
+    return (select(postings.c.id.label("posting_id"), postings.c.case_id, postings.c.invoice_id, postings.c.kind,
+                   postings.c.amount_minor, postings.c.currency, postings.c.value_date, postings.c.settles,
+                   postings.c.payment_id, postings.c.file_id, cases.c.creditor_id, cases.c.country,
+                   cases.c.opened_on, payments.c.source.label("payment_source"),
+                   payments.c.partner_commission_minor.label("partner_kept"), handed.c.partner_id,
+                   handed.c.handoff_date, opening.c.oldest_due,
+                   func.coalesce(reversed_payment.c.value_date, postings.c.value_date).label("priced_on"))
+            .join(cases, cases.c.id == postings.c.case_id)
+            .outerjoin(payments, payments.c.id == postings.c.payment_id)
+            .outerjoin(reversed_payment, reversed_payment.c.id == payments.c.reverses_id)
+            .outerjoin(handed, handed.c.case_id == postings.c.case_id)
+            .outerjoin(opening, opening.c.case_id == postings.c.case_id)
+            .where(postings.c.kind.in_(SETTLED_KINDS), postings.c.booked_on <= through,
+                   postings.c.id.not_in(select(settled_postings.c.posting_id)))
+            .order_by(postings.c.id))
 
 
 def pending_carries(conn: Connection, period: str) -> dict[tuple[str, str], int]:
