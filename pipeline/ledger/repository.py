@@ -27,6 +27,7 @@ STREAM_ROWS = 2_000  # rows fetched at a time when a query is streamed
 FRAME_ROWS = 10_000  # rows of one frame when a query is streamed as columns
 FETCH_ROWS = 100_000  # rows turned into columns at a time when a whole result is fetched as one frame
 INSERT_ROWS = 100_000  # rows made Python tuples at a time by a bulk insert
+COLUMN_TYPES = (pd.Series, np.ndarray, list)   # what a bulk write takes as a column; anything else is one value
 _CURSOR_NAMES = itertools.count()   # a server-side cursor is named
 BULK_WRITE_CACHE_KIB = 65_536  # SQLite's page cache while a file's rows are written (`bulk_writes`)
 CASE_NUMBER_BASE = 10_000_000
@@ -199,8 +200,7 @@ def columns(rows: Sequence[dict]) -> dict[str, list]:
 def insert_rows(conn: Connection, table: Table, **columns) -> None:
     """Bulk insert: COPY on PostgreSQL, executemany on SQLite. Columns are Series, arrays, lists or scalars,
     made Python rows `INSERT_ROWS` at a time: a million rows of tuples at once would take gigabytes."""
-    length = next((len(v) for v in columns.values() if isinstance(v, (pd.Series, np.ndarray, list))), 0)
-    for start in range(0, length, INSERT_ROWS):
+    for start in range(0, _length(columns), INSERT_ROWS):
         part = slice(start, start + INSERT_ROWS)
         _insert_prepared(conn, table, *_rows({name: _part(values, part) for name, values in columns.items()}))
 
@@ -208,7 +208,7 @@ def insert_rows(conn: Connection, table: Table, **columns) -> None:
 def _part(values, part: slice):
     if isinstance(values, pd.Series):
         return values.iloc[part]
-    return values[part] if isinstance(values, (np.ndarray, list)) else values
+    return values[part] if isinstance(values, COLUMN_TYPES) else values
 
 
 def _insert_prepared(conn: Connection, table: Table, names: list[str], rows: list[tuple]) -> None:
@@ -257,10 +257,14 @@ def _executemany(conn: Connection, sql: str, width: int, rows: list[tuple]) -> N
 
 def _rows(columns: dict) -> tuple[list[str], list[tuple]]:
     """Columns (Series, arrays, lists or scalars) to plain-Python row tuples: no numpy types, no NaT."""
-    length = next((len(v) for v in columns.values() if isinstance(v, (pd.Series, np.ndarray, list))), 0)
-    values = [_as_list(v) if isinstance(v, (pd.Series, np.ndarray, list)) else [_scalar(v)] * length
-              for v in columns.values()]
+    length = _length(columns)
+    values = [_as_list(v) if isinstance(v, COLUMN_TYPES) else [_scalar(v)] * length for v in columns.values()]
     return list(columns), list(zip(*values))
+
+
+def _length(columns: dict) -> int:
+    """The rows of the columns: the length of the first that is not a scalar (0 when all are)."""
+    return next((len(v) for v in columns.values() if isinstance(v, COLUMN_TYPES)), 0)
 
 
 def _as_list(values) -> list:

@@ -66,14 +66,10 @@ class JudgedKeys:
     def add(self, keys: pd.DataFrame, lines: np.ndarray) -> None:
         if keys.empty:
             return
-        hashes = _key_hashes(keys)
-        order = np.argsort(hashes, kind="stable")
-        self.runs.append((hashes[order], np.asarray(lines, dtype=np.int64)[order]))
+        self.runs.append(_sorted_run(_key_hashes(keys), np.asarray(lines, dtype=np.int64)))
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
             (older, older_lines), (newer, newer_lines) = self.runs.pop(-2), self.runs.pop()
-            hashes, lines = np.concatenate([older, newer]), np.concatenate([older_lines, newer_lines])
-            order = np.argsort(hashes, kind="stable")
-            self.runs.append((hashes[order], lines[order]))
+            self.runs.append(_sorted_run(np.concatenate([older, newer]), np.concatenate([older_lines, newer_lines])))
 
     def lines_of(self, keys: pd.DataFrame) -> pd.Series:
         """The line each key was judged on (same index), NA for a key not judged before."""
@@ -91,6 +87,11 @@ class JudgedKeys:
                 [numbers.get(line) for line in found.tolist()], dtype=object)
             found[~same] = -1
         return pd.Series(found, index=keys.index).where(found >= 0).astype("Int64")
+
+
+def _sorted_run(hashes: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(hashes, kind="stable")
+    return hashes[order], lines[order]
 
 
 def _key_hashes(keys: pd.DataFrame) -> np.ndarray:
