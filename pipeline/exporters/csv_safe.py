@@ -23,15 +23,22 @@ def protect(cell: str) -> str:
 
 def write_csv(sink: BinaryIO, header: Sequence[str], rows: Iterable[Sequence], numeric: Iterable[str] = ()) -> None:
     """Stream rows into ``sink`` as they come; cells of columns not named in ``numeric`` are protected text."""
-    numeric_positions = {header.index(name) for name in numeric}
+    numeric = set(numeric)
+    cells = tuple(_number_cell if name in numeric else _text_cell for name in header)
     text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=False)
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if value is None else str(value) if i in numeric_positions else protect(str(value))
-                         for i, value in enumerate(row)])
+    writer.writerows([cell(value) for cell, value in zip(cells, row)] for row in rows)
     text.flush()
     text.detach()
+
+
+def _number_cell(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _text_cell(value) -> str:
+    return "" if value is None else protect(str(value))
 
 
 def write_csv_columns(sink: BinaryIO, columns: dict[str, pa.Array], numeric: Iterable[str] = ()) -> None:

@@ -150,7 +150,7 @@ class InvoiceFile:
 
     def _against_ledger(self, frame: pd.DataFrame, valid: np.ndarray) -> None:
         """DUPLICATE_IN_FILE, DUPLICATE or CONFLICT by the natural key (document type, number)."""
-        rows = frame.loc[valid]
+        rows = frame.loc[valid, ["document_type", "invoice_number", "line", "content_sha", "case_id"]]
         known = repo.known_invoices(self.conn, self.creditor.id, rows["invoice_number"].unique().tolist())
         known = known.set_index(["known_type", "invoice_number"])
         joined = rows.join(known, on=["document_type", "invoice_number"], rsuffix="_known")
