@@ -1,6 +1,6 @@
-"""Run a command and print the peak memory (KiB) of its process tree: the command's own peak plus the peak of
-each process it started (`inkasso ingest` reads a large file ahead in a reader process of its own). The peaks
-are added whether or not they fell at the same moment: the figure is an upper bound, never an undercount."""
+"""Run a command and print the peak memory (KiB) of its process tree: the largest sum of the resident memory of
+the command and of the processes it started (`inkasso ingest` reads a large file ahead in a reader process of
+its own), sampled every `SAMPLE_SECONDS`, and never less than the largest single process's own peak."""
 from __future__ import annotations
 
 import os
@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 
-SAMPLE_SECONDS = 0.1
-PEAK = re.compile(r"VmHWM:\s+(\d+) kB")
+SAMPLE_SECONDS = 0.05
+RESIDENT = re.compile(r"VmRSS:\s+(\d+) kB")
 
 
 def children(pid: int) -> list[int]:
@@ -32,10 +32,10 @@ def _listed(folder: str) -> list[str]:
         return []
 
 
-def peak_kib(pid: int) -> int:
+def resident_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as fh:
-            found = PEAK.search(fh.read())
+            found = RESIDENT.search(fh.read())
     except OSError:
         return 0
     return int(found.group(1)) if found else 0
@@ -43,18 +43,13 @@ def peak_kib(pid: int) -> int:
 
 def main(command: list[str]) -> int:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    own, started = 0, {}   # the command's peak so far; the processes it started -> theirs
+    peak = 0
     while process.poll() is None:
-        own = max(own, peak_kib(process.pid))
-        for child in children(process.pid):
-            started[child] = max(started.get(child, 0), peak_kib(child))
+        peak = max(peak, sum(resident_kib(pid) for pid in [process.pid, *children(process.pid)]))
         time.sleep(SAMPLE_SECONDS)
     if process.returncode:
         raise subprocess.CalledProcessError(process.returncode, command)
-    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss   # of the whole tree, to its very end
-    if largest > max(started.values(), default=0):
-        own = largest   # the command's own peak, exactly
-    return own + sum(started.values())
+    return max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 if __name__ == "__main__":

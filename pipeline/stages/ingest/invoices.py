@@ -154,13 +154,11 @@ class InvoiceFile:
         known = repo.known_invoices(self.conn, self.creditor.id, rows["invoice_number"].unique().tolist())
         known = known.set_index(["known_type", "invoice_number"])
         joined = rows.join(known, on=["document_type", "invoice_number"], rsuffix="_known")
-        keys = pd.Series(list(zip(joined["document_type"].tolist(), joined["invoice_number"].tolist())),
-                         index=joined.index)
         in_ledger = joined["invoice_id"].notna().to_numpy()
         from_this_file = in_ledger & (joined["file_id"] == self.file_id).to_numpy()
         first_line = joined.groupby(["document_type", "invoice_number"])["line"].transform("first").to_numpy()
-        earlier_in_batch = keys.duplicated(keep="first").to_numpy()
-        earlier_batch = keys.map(self.deferred_lines).fillna(self.judged_keys.lines_of(joined).astype("float64"))
+        earlier_in_batch = joined.duplicated(["document_type", "invoice_number"], keep="first").to_numpy()
+        earlier_batch = self._judged_before(joined)
         repeated = from_this_file | earlier_in_batch | earlier_batch.notna().to_numpy()
         earlier_line = np.where(from_this_file, joined["known_line"],
                                 np.where(earlier_batch.notna(), earlier_batch, first_line))
@@ -184,12 +182,20 @@ class InvoiceFile:
             frame.loc[index[mask], "case_id"] = joined.loc[mask, "case_id_known"].astype("int64").tolist()
             self.judged_keys.add(joined.loc[mask], joined.loc[mask, "line"].to_numpy())
 
+    def _judged_before(self, rows: pd.DataFrame) -> pd.Series:
+        """The line of this file each row's key was judged on in an earlier batch (a credit note held to the
+        file's end, or a DUPLICATE or CONFLICT), NaN where none."""
+        judged = self.judged_keys.lines_of(rows).astype("float64")
+        if not self.deferred_lines:
+            return judged
+        keys = pd.Series(list(zip(rows["document_type"].tolist(), rows["invoice_number"].tolist())), index=rows.index)
+        return keys.map(self.deferred_lines).fillna(judged)
+
     def _accept_invoices(self, frame: pd.DataFrame, mask: np.ndarray) -> None:
         rows = frame.loc[mask]
         debtor_ids = repo.upsert_debtors(self.conn, self.creditor.id, **_debtor_columns(rows))
         rows = rows.assign(debtor_pk=rows["debtor_id"].map(debtor_ids))
-        case_of = self._cases_for(rows)
-        rows = rows.assign(case_pk=[case_of[pair] for pair in _pairs(rows["debtor_pk"], rows["currency"])])
+        rows = rows.assign(case_pk=self._cases_for(rows))
         invoice_ids = repo.insert_invoices(self.conn,
             creditor_id=self.creditor.id, invoice_number=rows["invoice_number"], document_type="invoice",
             credited_invoice_id=None, case_id=rows["case_pk"], debtor_id=rows["debtor_pk"],
@@ -213,16 +219,17 @@ class InvoiceFile:
             below, "accepted, but below the recommended minimum claim for collection", "")).str.rstrip("; ").tolist()
         frame.loc[rows.index, "case_id"] = rows["case_pk"].tolist()
 
-    def _cases_for(self, rows: pd.DataFrame) -> dict[tuple, int]:
-        """(debtor, currency) -> the open case, opening the missing ones."""
+    def _cases_for(self, rows: pd.DataFrame) -> np.ndarray:
+        """The open case of each row's (debtor, currency), opening the missing ones."""
         found = repo.open_cases(self.conn, self.creditor.id, rows["debtor_pk"].unique().tolist())
-        case_of = dict(zip(_pairs(found["debtor_id"], found["currency"]), found["case_id"].astype("int64").tolist()))
-        pairs = rows.drop_duplicates(["debtor_pk", "currency"])
-        wanted = set(_pairs(pairs["debtor_pk"], pairs["currency"]))
         disputed = found[found["status"] == DISPUTED]
-        self._resume_disputed(disputed[[pair in wanted for pair in
-                                        _pairs(disputed["debtor_id"], disputed["currency"])]])
-        new = pairs[[pair not in case_of for pair in _pairs(pairs["debtor_pk"], pairs["currency"])]]
+        if not disputed.empty:
+            wanted = set(_pairs(rows["debtor_pk"], rows["currency"]))
+            self._resume_disputed(disputed[[pair in wanted for pair in
+                                            _pairs(disputed["debtor_id"], disputed["currency"])]])
+        pairs = rows.drop_duplicates(["debtor_pk", "currency"])
+        case_ids = _case_ids(pairs, found["debtor_id"], found["currency"], found["case_id"])
+        new = pairs[case_ids < 0]
         ids = repo.reserve_ids(self.conn, cases, len(new))
         numbers = [repo.case_number_for(i) for i in ids]
         repo.insert_rows(self.conn, cases,
@@ -234,8 +241,8 @@ class InvoiceFile:
         self._events(pd.Series(ids), pd.Series([None] * len(ids), dtype=object), "case_opened",
                      [f"case {n} opened" for n in numbers])
         self.cases_opened += len(ids)
-        case_of.update(zip(_pairs(new["debtor_pk"], new["currency"]), ids))
-        return case_of
+        case_ids[case_ids < 0] = ids
+        return _case_ids(rows, pairs["debtor_pk"], pairs["currency"], case_ids)
 
     def _resume_disputed(self, joined: pd.DataFrame) -> None:
         """A DISPUTED case has every claim disputed; a new claim joining it is not, so collection resumes:
@@ -323,6 +330,14 @@ def _judge_credit_note(note, target, balance: dict[int, int]) -> tuple[str, str]
 def _pairs(debtors: pd.Series, currencies: pd.Series) -> list[tuple[int, str]]:
     """(debtor id, currency): the key of a debtor's open case, as plain Python values."""
     return list(zip(debtors.astype("int64").tolist(), currencies.tolist()))
+
+
+def _case_ids(rows: pd.DataFrame, debtors: pd.Series, currencies: pd.Series, case_ids) -> np.ndarray:
+    """The case of each row's (debtor, currency) among the cases of these debtors and currencies, -1 where none."""
+    cases_at = pd.MultiIndex.from_arrays([debtors.to_numpy(dtype=np.int64), currencies.to_numpy(dtype=object)])
+    at = cases_at.get_indexer(pd.MultiIndex.from_arrays([rows["debtor_pk"].to_numpy(dtype=np.int64),
+                                                         rows["currency"].to_numpy(dtype=object)]))
+    return np.append(np.asarray(case_ids, dtype=np.int64), -1)[at]   # -1 (not found) takes the -1 appended
 
 
 def _claims_added(rows: pd.DataFrame) -> list[str]:

@@ -2,13 +2,14 @@
 (`pipeline.rules.admission`) and each valid row's content hashed: everything about a row that needs no ledger.
 
 A large file is read ahead by a process of its own. The writer's time goes to the database (SQLite's
-inserts, PostgreSQL's COPY), the reader's to Python alone, so on two cores the next batches are read while
+inserts, PostgreSQL's COPY), the reader's to Python alone, so on two cores the next batch is read while
 this one is written; the batches are the same frames in the same order either way. A file of at most
 `READ_AHEAD_BYTES` is read in the writer's process: a process of its own costs about a second to start.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import pickle
 import subprocess
@@ -49,9 +50,10 @@ class Reading:
     max_file_bytes: int
     max_xml_document_bytes: int
 
-    def batches(self) -> Iterator[pd.DataFrame]:
-        """The file's batches, judged and hashed, in this process."""
-        for frame in self._parsed():
+    def batches(self, skip: int = 0) -> Iterator[pd.DataFrame]:
+        """The file's batches, judged and hashed, in this process; the first ``skip`` ones parsed only (the
+        file's order of batches needs them read), not judged or given."""
+        for frame in itertools.islice(self._parsed(), skip, None):
             judge(frame, self.as_of, self.supported_countries, drop_invalid_national_ids=self.kind == "invoice_xml")
             valid = frame["outcome"].isna().to_numpy()
             frame["content_sha"] = None
@@ -69,7 +71,9 @@ class Reading:
 
 def judged_batches(reading: Reading) -> Iterator[pd.DataFrame]:
     """The file's judged batches: read ahead by a process of its own when the file is larger than
-    `READ_AHEAD_BYTES`. A problem the reader meets is raised here as it was raised there (FileRejected)."""
+    `READ_AHEAD_BYTES`, but for the first, which this process judges while the reader starts (a second of
+    imports) and reads its way to the second. A problem the reader meets is raised here as it was raised there
+    (FileRejected)."""
     if reading.path.stat().st_size <= READ_AHEAD_BYTES:
         yield from reading.batches()
         return
@@ -77,24 +81,31 @@ def judged_batches(reading: Reading) -> Iterator[pd.DataFrame]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
     reader = subprocess.Popen([sys.executable, "-c", READER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     try:
-        pickle.dump(reading, reader.stdin)
+        pickle.dump((reading, 1), reader.stdin)
         reader.stdin.close()
-        while True:
-            try:
-                kind, value = pickle.load(reader.stdout)
-            except EOFError:
-                raise RuntimeError("the reader process ended before the end of the file "
-                                   f"(exit status {reader.wait()})") from None
-            if kind == "batch":
-                yield value
-            elif kind == "failed":
-                raise value
-            else:
-                return
+        first = reading.batches()
+        yield from itertools.islice(first, 1)
+        first.close()
+        yield from _received(reader)
     finally:
         reader.kill()
         reader.stdout.close()
         reader.wait()
+
+
+def _received(reader: subprocess.Popen) -> Iterator[pd.DataFrame]:
+    while True:
+        try:
+            kind, value = pickle.load(reader.stdout)
+        except EOFError:
+            raise RuntimeError("the reader process ended before the end of the file "
+                               f"(exit status {reader.wait()})") from None
+        if kind == "batch":
+            yield value
+        elif kind == "failed":
+            raise value
+        else:
+            return
 
 
 def content_hashes(rows: pd.DataFrame) -> list[str]:
@@ -105,13 +116,14 @@ def content_hashes(rows: pd.DataFrame) -> list[str]:
 
 
 def read_ahead() -> None:
-    """The reader process: a Reading on stdin, its batches out on stdout, then ``end`` (or what stopped it, as
-    ``failed``). Anything else written to stdout goes to stderr: a stray print must not corrupt the batches."""
+    """The reader process: a Reading and the batches to skip on stdin, the other batches out on stdout, then
+    ``end`` (or what stopped it, as ``failed``). Anything else written to stdout goes to stderr: a stray print
+    must not corrupt the batches."""
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    reading = pickle.load(sys.stdin.buffer)
+    reading, skip = pickle.load(sys.stdin.buffer)
     try:
-        for frame in reading.batches():
+        for frame in reading.batches(skip):
             pickle.dump(("batch", frame), sink, protocol=pickle.HIGHEST_PROTOCOL)
             sink.flush()
     except Exception as exc:  # every problem goes to the writer, which decides; none is lost here
