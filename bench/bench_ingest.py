@@ -87,14 +87,15 @@ class Result:
     note: str = ""
 
 
-PEAK_RSS = Path(__file__).with_name("peak_rss.py")
+PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
 def timed(command: list[str], env: dict) -> tuple[float, int]:
-    """Seconds and peak RSS (KiB) of a child process and the processes it starts, the peak taken by a wrapper
-    of its own (`peak_rss`): each stage's, not the largest of the children so far."""
+    """Seconds and peak RSS (KiB) of a child process, the peak taken by a wrapper of its own: each stage's,
+    not the largest of the children so far."""
     started = time.perf_counter()
-    peak = subprocess.run([sys.executable, str(PEAK_RSS), *command], env=env, check=True, capture_output=True,
+    peak = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], env=env, check=True, capture_output=True,
                           text=True).stdout
     return time.perf_counter() - started, int(peak)
 
