@@ -236,12 +236,12 @@ class InvoiceFile:
     def _cases_for(self, rows: pd.DataFrame) -> np.ndarray:
         """The open case of each row's (debtor, currency), opening the missing ones."""
         found = repo.open_cases(self.conn, self.creditor.id, rows["debtor_pk"].unique().tolist())
+        pairs = rows.drop_duplicates(["debtor_pk", "currency"])
         disputed = found[found["status"] == DISPUTED]
         if not disputed.empty:
-            wanted = set(_pairs(rows["debtor_pk"], rows["currency"]))
+            wanted = set(_pairs(pairs["debtor_pk"], pairs["currency"]))
             self._resume_disputed(disputed[[pair in wanted for pair in
                                             _pairs(disputed["debtor_id"], disputed["currency"])]])
-        pairs = rows.drop_duplicates(["debtor_pk", "currency"])
         case_ids = _case_ids(pairs, found["debtor_id"], found["currency"], found["case_id"])
         new = pairs[case_ids < 0]
         ids = repo.reserve_ids(self.conn, cases, len(new))
