@@ -208,7 +208,7 @@ class InvoiceFile:
     def _accept_invoices(self, frame: pd.DataFrame, mask: np.ndarray) -> None:
         rows = frame.loc[mask]
         debtor_ids = repo.upsert_debtors(self.conn, self.creditor.id, **_debtor_columns(rows))
-        rows = rows.assign(debtor_pk=rows["debtor_id"].map(debtor_ids))
+        rows = rows.assign(debtor_pk=debtor_ids.reindex(rows["debtor_id"]).to_numpy())
         rows = rows.assign(case_pk=self._cases_for(rows))
         invoice_ids = repo.insert_invoices(self.conn,
             creditor_id=self.creditor.id, invoice_number=rows["invoice_number"], document_type="invoice",
