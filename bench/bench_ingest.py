@@ -17,7 +17,7 @@ PostgreSQL database on that server, beside reading the file and COPYing its rows
 10,000,000 rows, held to its peak memory; ``--ingest-only`` leaves out the other stages. ``--quick`` is the
 whole run on 50,000 rows (and a smaller handoff and settlement week), in a few minutes.
 
-It prints rows/s, each stage's own peak RSS and each ratio to its limit, how each stage's time grew from N
+It prints rows/s, each stage's own peak memory and each ratio to its limit, how each stage's time grew from N
 to 2N rows, and writes the same to ``bench/results.json``.
 """
 from __future__ import annotations
@@ -87,15 +87,15 @@ class Result:
     note: str = ""
 
 
-PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+PEAK_MEMORY = Path(__file__).with_name("peak_memory.py")
 
 
 def timed(command: list[str], env: dict) -> tuple[float, int]:
-    """Seconds and peak RSS (KiB) of a child process, the peak taken by a wrapper of its own: each stage's,
-    not the largest of the children so far."""
+    """Seconds and peak memory (KiB) of a child process and the processes it starts (the largest sum of their
+    proportional set sizes), the peak taken by a wrapper of its own (`peak_memory`): each stage's, not the
+    largest of the children so far."""
     started = time.perf_counter()
-    peak = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], env=env, check=True, capture_output=True,
+    peak = subprocess.run([sys.executable, str(PEAK_MEMORY), *command], env=env, check=True, capture_output=True,
                           text=True).stdout
     return time.perf_counter() - started, int(peak)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from operator import itemgetter
 from typing import BinaryIO
 
 from pipeline.exporters.csv_safe import write_csv
@@ -18,18 +19,18 @@ def receipt_name(file_name: str, received_at: datetime) -> str:
     return f"receipt_{file_name}_{received_at:%Y%m%dT%H%M%SZ}.csv"
 
 
-def write_receipt(sink: BinaryIO, lines: Iterable[tuple], instructions: bool = False) -> None:
-    """``lines``: (line, invoice_number, outcome, message, case_number, payment_reference) in order, streamed;
-    the summary line counts them."""
+def write_receipt(sink: BinaryIO, parts: Iterable[list[tuple]], instructions: bool = False) -> None:
+    """``parts``: lists of (line, invoice_number, outcome, message, case_number, payment_reference) in order,
+    streamed; the summary line counts them."""
     outcomes: Counter = Counter()
 
-    def counted() -> Iterator[tuple]:
-        for line in lines:
-            outcomes[line[2]] += 1
-            yield tuple(line)
+    def lines() -> Iterator[tuple]:
+        for part in parts:
+            outcomes.update(map(itemgetter(2), part))
+            yield from part
         yield "", "", SUMMARY, summary_message(outcomes, instructions), "", ""
 
-    write_csv(sink, COLUMNS, counted(), numeric=("line",))
+    write_csv(sink, COLUMNS, lines(), numeric=("line",))
 
 
 def write_rejection(sink: BinaryIO, code: str, message: str) -> None:

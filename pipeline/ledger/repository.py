@@ -146,13 +146,13 @@ def known_invoices(conn: Connection, creditor_id: str, numbers: Sequence[str]) -
         .join(ingested_files, ingested_files.c.id == invoices.c.file_id).where(_numbered(conn, creditor_id, numbers)))
 
 
-def upsert_debtors(conn: Connection, creditor_id: str, **columns) -> pd.Series:
-    """Insert new debtors, refresh known ones with the latest details; return the id of each debtor ref (a
-    Series indexed by ref). The known debtors' details are read and compared here, in columns, and only those
-    whose details changed are written: a debtor on every batch of a file costs a read, not a write each time."""
+def upsert_debtors(conn: Connection, creditor_id: str, **columns) -> pd.DataFrame:
+    """Insert new debtors, refresh known ones with the latest details; return each debtor ref's ``id`` and
+    whether it is ``new`` (indexed by ref). The known debtors' details are read and compared here, in columns,
+    and only those whose details changed are written."""
     latest = pd.DataFrame({name: _as_list(values) for name, values in columns.items()})
     if latest.empty:
-        return pd.Series([], dtype="int64")
+        return pd.DataFrame({"id": pd.Series([], dtype="int64"), "new": pd.Series([], dtype=bool)})
     known = fetch_frame(conn, select(debtors.c.debtor_ref, debtors.c.id, *(debtors.c[name] for name in DEBTOR_FIELDS))
                         .where(debtors.c.creditor_id == creditor_id,
                                _one_of(conn, debtors.c.debtor_ref, latest["debtor_ref"].tolist())))
@@ -161,9 +161,11 @@ def upsert_debtors(conn: Connection, creditor_id: str, **columns) -> pd.Series:
     new_ids = reserve_ids(conn, debtors, len(new))
     insert_rows(conn, debtors, id=new_ids, creditor_id=creditor_id, **{name: new[name] for name in new.columns})
     _refresh_debtors(conn, latest[at >= 0].reset_index(drop=True), known.iloc[at[at >= 0]].reset_index(drop=True))
-    return pd.Series(np.concatenate([known["id"].to_numpy(dtype=np.int64)[at[at >= 0]],
-                                     np.asarray(new_ids, dtype=np.int64)]),
-                     index=pd.concat([latest.loc[at >= 0, "debtor_ref"], new["debtor_ref"]]))
+    old = at >= 0
+    return pd.DataFrame({"id": np.concatenate([known["id"].to_numpy(dtype=np.int64)[at[old]],
+                                               np.asarray(new_ids, dtype=np.int64)]),
+                         "new": np.repeat([False, True], [old.sum(), len(new)])},
+                        index=pd.concat([latest.loc[old, "debtor_ref"], new["debtor_ref"]]))
 
 
 def _refresh_debtors(conn: Connection, latest: pd.DataFrame, known: pd.DataFrame) -> None:
@@ -361,16 +363,16 @@ def update_case_states(conn: Connection, states: Sequence[dict]) -> None:
             closed_on=bindparam("new_closed_on")), list(states))
 
 
-def receipt_of(conn: Connection, file_id: int) -> Iterator[tuple]:
-    """The receipt lines of a file in order, streamed (a file of ten million rows has as many), as the
-    driver's tuples: a receipt is written line by line, and a million lines made rows first cost seconds."""
+def receipt_of(conn: Connection, file_id: int) -> Iterator[list[tuple]]:
+    """The receipt lines of a file in order, streamed (a file of ten million rows has as many), as lists of
+    `STREAM_ROWS` of the driver's tuples: a million lines made rows one by one cost seconds."""
     with _driver_cursor(conn, select(receipt_lines.c.line, receipt_lines.c.invoice_number, receipt_lines.c.outcome,
                                      receipt_lines.c.message, cases.c.case_number, cases.c.payment_reference)
                         .select_from(receipt_lines.outerjoin(cases, cases.c.id == receipt_lines.c.case_id))
                         .where(receipt_lines.c.file_id == file_id).order_by(receipt_lines.c.seq),
                         streamed=True) as cursor:
-        while batch := cursor.fetchmany(STREAM_ROWS):
-            yield from batch
+        while part := cursor.fetchmany(STREAM_ROWS):
+            yield part
 
 
 def receipt_numbers(conn: Connection, file_id: int, lines: Sequence[int]) -> dict[int, str]:

@@ -26,6 +26,9 @@ class FileRejected(Exception):
         self.code = code
         self.message = message
 
+    def __reduce__(self):   # as it was made: a reader process sends it to the writer (stages.ingest.reading)
+        return type(self), (self.code, self.message)
+
 
 def check_size(path: Path, max_bytes: int) -> None:
     """EMPTY_FILE or FILE_TOO_LARGE, decided by the file's size alone."""

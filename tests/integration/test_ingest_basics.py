@@ -1,12 +1,14 @@
 """The ingest stage end to end on the ledger (SQLite and PostgreSQL): cases, references, credit notes, re-runs."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from pipeline.ledger import open_ledger
 from pipeline.ledger.schema import case_events, cases, invoices, postings
 from pipeline.references import case_number_from_reference
 from pipeline.stats import ledger_stats
+from pipeline.stages.ingest import invoices as invoices_module
 from tests.conftest import AS_OF, drop, only_receipt, receipts, run_ingest
 
 HEADER = ("invoice_number,document_type,credited_invoice_number,invoice_date,due_date,amount,currency,debtor_id,"
@@ -105,3 +107,32 @@ def test_a_later_file_updates_the_debtor_but_does_not_erase_what_it_leaves_out(s
     engine.dispose()
     assert tuple(debtor) == ("0707614285", "jens@example.dk", "Nyvej 7", "Aarhus C")
     assert len(case_count) == 1
+
+
+@pytest.mark.parametrize("remembered", [invoices_module.SEEN_DEBTORS, 1])
+def test_a_debtor_on_several_batches_of_a_file_takes_the_details_of_its_last_row(settings, monkeypatch, remembered):
+    """A debtor a file gave before with the same details is taken from what the file remembers (SeenDebtors),
+    one with other details from the ledger, which writes them; forgetting (a bound of 1) changes nothing."""
+    from pipeline.ledger.schema import debtors
+    from pipeline.parsers import invoice_csv
+
+    monkeypatch.setattr(invoice_csv, "BLOCK_BYTES", 400)   # a batch of two or three rows
+    monkeypatch.setattr(invoices_module, "SEEN_DEBTORS", remembered)
+    row = "INV-{},,,2026-05-01,2026-05-31,2500.00,DKK,{},consumer,{},{},2100,København,DK,\n"
+    rows = [row.format(1, "D1", "Jens Hansen", "Vej 1"), row.format(2, "D2", "Firma ApS", "Gade 2"),
+            row.format(3, "D1", "Jens Hansen", "Vej 1"), row.format(4, "D2", "Firma ApS", "Gade 2"),
+            row.format(5, "D1", "Jens Hansen", "Vej 1"), row.format(6, "D1", "Jens Hansen", "Nyvej 7"),
+            row.format(7, "D2", "Firma ApS", "Gade 2"), row.format(8, "D1", "Jens Hansen", "Nyvej 7")]
+    drop(settings, "acme", "invoices.csv", HEADER + "".join(rows))
+    counts = run_ingest(settings, AS_OF, "run-1")
+    assert (counts.rows, counts.rows_taken, counts.cases_opened) == (8, 8, 2)
+    engine = open_ledger(settings)
+    with engine.connect() as conn:
+        details = dict(conn.execute(select(debtors.c.debtor_ref, debtors.c.address_line1)).all())
+        claims = conn.execute(select(invoices.c.invoice_number, invoices.c.debtor_id, invoices.c.case_id)
+                              .order_by(invoices.c.invoice_number)).all()
+    engine.dispose()
+    assert details == {"D1": "Nyvej 7", "D2": "Gade 2"}
+    assert len({(debtor, case) for _, debtor, case in claims}) == 2
+    assert {number for number, debtor, _ in claims if debtor == claims[0].debtor_id} == {
+        "INV-1", "INV-3", "INV-5", "INV-6", "INV-8"}

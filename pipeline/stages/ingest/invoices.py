@@ -8,7 +8,6 @@ they may name an invoice on a later line.
 """
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from pathlib import Path
 
@@ -27,16 +26,11 @@ from pipeline.ledger.balances import case_balances, claim_balances
 from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import case_events, cases, receipt_lines
 from pipeline.money import format_minor
-from pipeline.parsers.invoice_csv import read_invoice_csv
-from pipeline.parsers.ubl import read_ubl_invoices
 from pipeline.references import reference_for
-from pipeline.rules.admission import judge
+from pipeline.stages.ingest.reading import Reading, judged_batches
 
 TAKEN = ("ACCEPTED", "BELOW_MINIMUM")
-HASHED_FIELDS = ("document_type", "credited_invoice_number", "invoice_date", "due_date", "amount_minor", "currency",
-                 "debtor_id", "debtor_type", "debtor_name", "debtor_national_id", "debtor_address_line1",
-                 "debtor_address_line2", "debtor_postcode", "debtor_city", "debtor_country", "debtor_email",
-                 "debtor_phone", "reminders_sent", "last_reminder_date", "reminder_fees_minor", "description")
+SEEN_DEBTORS = 500_000   # the debtors a file remembers (SeenDebtors): about 65 MB
 
 
 class InvoiceFiles:
@@ -98,6 +92,27 @@ def _key_hashes(keys: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(keys[["document_type", "invoice_number"]], index=False).to_numpy()
 
 
+class SeenDebtors:
+    """The debtors a file has written or found so far, so that a debtor on many of its batches is read from the
+    ledger once, not once a batch: by ref, with a 64-bit hash of the details last given. The same details again
+    need nothing; other ones go to the ledger, which compares them. Forgotten whole when it holds
+    `SEEN_DEBTORS`, so that memory stays bounded whatever the file's size (a debtor forgotten is read again)."""
+
+    def __init__(self):
+        self.debtors: dict[str, tuple[int, int]] = {}
+
+    def ids(self, refs: list[str], details: list[int]) -> np.ndarray:
+        """The id of each debtor given before with the same details, -1 for the others."""
+        seen = [self.debtors.get(ref) for ref in refs]
+        return np.array([-1 if was is None or was[1] != hashed else was[0] for was, hashed in zip(seen, details)],
+                        dtype=np.int64)
+
+    def remember(self, refs: list[str], ids: list[int], details: list[int]) -> None:
+        if len(self.debtors) + len(refs) > SEEN_DEBTORS:
+            self.debtors.clear()
+        self.debtors.update(zip(refs, zip(ids, details)))
+
+
 class InvoiceFile:
     """One invoice file's rows written to the ledger, batch by batch, inside the caller's transaction.
 
@@ -120,14 +135,13 @@ class InvoiceFile:
         self.credit_notes: list[pd.DataFrame] = []
         self.deferred_lines: dict[tuple, int] = {}   # (type, number) of the credit notes held to the file's end
         self.judged_keys = JudgedKeys(self.conn, self.file_id)
+        self.seen_debtors = SeenDebtors()
 
     def load(self, path: Path) -> Handled:
         rows = 0
         self.context.progress(rows)
         with repo.bulk_writes(self.conn):
-            for frame in self._frames(path):
-                judge(frame, self.as_of, self.registry.supported_countries,
-                      drop_invalid_national_ids=self.kind == "invoice_xml")
+            for frame in judged_batches(self._reading(path)):
                 frame["case_id"] = pd.array([None] * len(frame), dtype=object)
                 self._batch(frame)
                 self.context.checkpoint("batch_written")
@@ -138,18 +152,13 @@ class InvoiceFile:
         taken = sum(self.outcomes[code] for code in TAKEN)
         return Handled(rows=sum(self.outcomes.values()), taken=taken, cases_opened=self.cases_opened)
 
-    def _frames(self, path: Path):
-        """The file's typed batches from the parser of its kind; every kind yields the same columns."""
+    def _reading(self, path: Path) -> Reading:
         registry = self.registry
-        if self.kind == "invoice_xml":
-            return read_ubl_invoices(path, self.creditor.legal_id, self.creditor.currency, registry.max_file_bytes,
-                                     layout=self.creditor.xml, max_document_bytes=registry.max_xml_document_bytes)
-        return read_invoice_csv(path, self.creditor.csv, self.creditor.currency, registry.max_file_bytes)
+        return Reading(self.kind, path, self.creditor, self.as_of, registry.supported_countries,
+                       registry.max_file_bytes, registry.max_xml_document_bytes)
 
     def _batch(self, frame: pd.DataFrame) -> None:
         valid = frame["outcome"].isna().to_numpy()
-        frame["content_sha"] = None
-        frame.loc[valid, "content_sha"] = _content_hashes(frame.loc[valid])
         self._against_ledger(frame, valid)
         fresh = frame["outcome"].isna().to_numpy()
         is_credit = (frame["document_type"] == "credit_note").to_numpy()
@@ -207,8 +216,8 @@ class InvoiceFile:
 
     def _accept_invoices(self, frame: pd.DataFrame, mask: np.ndarray) -> None:
         rows = frame.loc[mask]
-        debtor_ids = repo.upsert_debtors(self.conn, self.creditor.id, **_debtor_columns(rows))
-        rows = rows.assign(debtor_pk=debtor_ids.reindex(rows["debtor_id"]).to_numpy())
+        debtor_ids, new_debtors = self._debtors_of(rows)
+        rows = rows.assign(debtor_pk=debtor_ids, new_debtor=new_debtors)
         rows = rows.assign(case_pk=self._cases_for(rows))
         invoice_ids = repo.insert_invoices(self.conn,
             creditor_id=self.creditor.id, invoice_number=rows["invoice_number"], document_type="invoice",
@@ -233,10 +242,33 @@ class InvoiceFile:
             below, "accepted, but below the recommended minimum claim for collection", "")).str.rstrip("; ").tolist()
         frame.loc[rows.index, "case_id"] = rows["case_pk"].tolist()
 
+    def _debtors_of(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The debtor id of each row and whether the debtor is new: new debtors inserted, changed details written
+        (a debtor this file gave before with the same details is neither read nor written again)."""
+        latest = _debtor_frame(rows)
+        refs = latest["debtor_ref"].tolist()
+        details = pd.util.hash_pandas_object(latest[list(repo.DEBTOR_FIELDS)], index=False).to_numpy()
+        ids = self.seen_debtors.ids(refs, details.tolist())
+        new = np.zeros(len(refs), dtype=bool)
+        unseen = ids < 0
+        if unseen.any():
+            changed = latest[unseen]
+            written = repo.upsert_debtors(self.conn, self.creditor.id, **{name: changed[name] for name in changed})
+            written = written.reindex(changed["debtor_ref"])
+            ids[unseen], new[unseen] = written["id"].to_numpy(), written["new"].to_numpy()
+            self.seen_debtors.remember(changed["debtor_ref"].tolist(), ids[unseen].tolist(), details[unseen].tolist())
+        at = pd.Index(refs).get_indexer(rows["debtor_id"])
+        return ids[at], new[at]
+
     def _cases_for(self, rows: pd.DataFrame) -> np.ndarray:
         """The open case of each row's (debtor, currency), opening the missing ones."""
-        found = repo.open_cases(self.conn, self.creditor.id, rows["debtor_pk"].unique().tolist())
         pairs = rows.drop_duplicates(["debtor_pk", "currency"])
+        return _case_ids(rows, pairs["debtor_pk"], pairs["currency"], self._open_cases_of(pairs))
+
+    def _open_cases_of(self, pairs: pd.DataFrame) -> np.ndarray:
+        """The ledger's open case of each (debtor, currency) pair, a DISPUTED one resumed; the missing opened."""
+        known = pairs.loc[~pairs["new_debtor"], "debtor_pk"]     # a debtor new in this batch has no case yet
+        found = repo.open_cases(self.conn, self.creditor.id, known.unique().tolist())
         disputed = found[found["status"] == DISPUTED]
         if not disputed.empty:
             wanted = set(_pairs(pairs["debtor_pk"], pairs["currency"]))
@@ -256,7 +288,7 @@ class InvoiceFile:
                      [f"case {n} opened" for n in numbers])
         self.cases_opened += len(ids)
         case_ids[case_ids < 0] = ids
-        return _case_ids(rows, pairs["debtor_pk"], pairs["currency"], case_ids)
+        return case_ids
 
     def _resume_disputed(self, joined: pd.DataFrame) -> None:
         """A DISPUTED case has every claim disputed; a new claim joining it is not, so collection resumes:
@@ -367,19 +399,13 @@ def _document(document_type: str) -> str:
     return "credit note" if document_type == "credit_note" else "invoice"
 
 
-def _content_hashes(rows: pd.DataFrame) -> list[str]:
-    """SHA-256 of the row's normalised content: equal hashes mean the same claim sent again."""
-    text = rows[list(HASHED_FIELDS)].astype("string").fillna("")
-    joined = pc.binary_join_element_wise(*(pa.array(text[name], pa.string()) for name in HASHED_FIELDS), "\x1f")
-    return [hashlib.sha256(value.encode()).hexdigest() for value in joined.to_pylist()]
-
-
-def _debtor_columns(rows: pd.DataFrame) -> dict:
-    """The debtors of the rows; a debtor on several rows gets the details of its last row."""
+def _debtor_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The debtors of the rows, with the ledger's column names; a debtor on several rows gets the details of its
+    last row."""
     latest = rows.drop_duplicates("debtor_id", keep="last")
-    return dict(debtor_ref=latest["debtor_id"], debtor_type=latest["debtor_type"], name=latest["debtor_name"],
-                national_id=latest["debtor_national_id"].replace("", None),
-                address_line1=latest["debtor_address_line1"],
-                address_line2=latest["debtor_address_line2"].replace("", None),
-                postcode=latest["debtor_postcode"], city=latest["debtor_city"], country=latest["debtor_country"],
-                email=latest["debtor_email"].replace("", None), phone=latest["debtor_phone"].replace("", None))
+    return pd.DataFrame(dict(
+        debtor_ref=latest["debtor_id"], debtor_type=latest["debtor_type"], name=latest["debtor_name"],
+        national_id=latest["debtor_national_id"].replace("", None), address_line1=latest["debtor_address_line1"],
+        address_line2=latest["debtor_address_line2"].replace("", None), postcode=latest["debtor_postcode"],
+        city=latest["debtor_city"], country=latest["debtor_country"], email=latest["debtor_email"].replace("", None),
+        phone=latest["debtor_phone"].replace("", None))).reset_index(drop=True)
