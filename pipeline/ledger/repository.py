@@ -157,11 +157,11 @@ def upsert_debtors(conn: Connection, creditor_id: str, **columns) -> pd.DataFram
                         .where(debtors.c.creditor_id == creditor_id,
                                _one_of(conn, debtors.c.debtor_ref, latest["debtor_ref"].tolist())))
     at = pd.Index(known["debtor_ref"]).get_indexer(latest["debtor_ref"])
-    new = latest[at < 0]
+    old = at >= 0
+    new = latest[~old]
     new_ids = reserve_ids(conn, debtors, len(new))
     insert_rows(conn, debtors, id=new_ids, creditor_id=creditor_id, **{name: new[name] for name in new.columns})
-    _refresh_debtors(conn, latest[at >= 0].reset_index(drop=True), known.iloc[at[at >= 0]].reset_index(drop=True))
-    old = at >= 0
+    _refresh_debtors(conn, latest[old].reset_index(drop=True), known.iloc[at[old]].reset_index(drop=True))
     return pd.DataFrame({"id": np.concatenate([known["id"].to_numpy(dtype=np.int64)[at[old]],
                                                np.asarray(new_ids, dtype=np.int64)]),
                          "new": np.repeat([False, True], [old.sum(), len(new)])},
@@ -179,10 +179,11 @@ def _refresh_debtors(conn: Connection, latest: pd.DataFrame, known: pd.DataFrame
         details[name] = given
         changed |= given != was
     if changed.any():
-        _executemany(conn, f"UPDATE debtors SET {', '.join(f'{name} = {{marker}}' for name in DEBTOR_FIELDS)} "
-                           "WHERE id = {marker}", 0,
-                     list(zip(*(details[name][changed].tolist() for name in DEBTOR_FIELDS),
-                              known["id"].to_numpy(dtype=np.int64)[changed].tolist())))
+        values = {f"new_{name}": details[name][changed].tolist() for name in DEBTOR_FIELDS}
+        conn.execute(update(debtors).where(debtors.c.id == bindparam("debtor_pk"))
+                     .values({name: bindparam(f"new_{name}") for name in DEBTOR_FIELDS}),
+                     [dict(zip(values, row), debtor_pk=pk) for pk, *row in
+                      zip(known["id"].to_numpy(dtype=np.int64)[changed].tolist(), *values.values())])
 
 
 def open_cases(conn: Connection, creditor_id: str, debtor_ids: Sequence[int]) -> pd.DataFrame:
@@ -269,7 +270,7 @@ def _executemany(conn: Connection, sql: str, width: int, rows: list[tuple]) -> N
     marker = "%s" if conn.dialect.name == "postgresql" else "?"
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql.format(params=", ".join([marker] * width), marker=marker), rows)
+        cursor.executemany(sql.format(params=", ".join([marker] * width)), rows)
     finally:
         cursor.close()
 
