@@ -595,7 +595,7 @@ def test_claims_sent_again_among_new_ones_change_nothing_and_the_new_ones_are_ta
 # 2. A real SIGKILL in a subprocess
 
 # rows per dialect: enough for a few seconds of work after start-up, but the whole test stays under ~30 s
-KILL_ROWS = {"sqlite": 30_000, "postgresql": 8_000}
+KILL_ROWS = {"sqlite": 60_000, "postgresql": 40_000}
 
 
 def big_file(rows: int) -> tuple[bytes, int, int, int]:
@@ -651,10 +651,10 @@ def kill_once_working(settings: Settings, delay: float | None, name: str = "big.
     if proc.poll() is not None:
         proc.communicate()
         return False
-    proc.send_signal(signal.SIGKILL)
+    proc.send_signal(signal.SIGKILL)  # does nothing when the pass ended since the poll above
     proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
-    return True
+    assert proc.returncode in (0, -signal.SIGKILL)
+    return proc.returncode == -signal.SIGKILL
 
 
 def assert_all_or_nothing(settings: Settings, name: str, content: bytes, accepted: int) -> None:
