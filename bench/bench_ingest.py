@@ -2,13 +2,13 @@
 
 For N and 2N rows of the canonical layout (2 % bad rows) it times the ingest stage as
 `inkasso ingest` runs it (SQLite), beside `pyarrow.csv.read_csv` of the same file and beside its floor (the rows
-it wrote inserted into the ledger as it was, alone); then the re-ingest of the same rows in a file of other
-bytes (all duplicates), beside the first ingest; then one daily lifecycle run (`inkasso lifecycle`)
-over the claims taken, beside reading those claims from the ledger; then a camt.053 statement with a
-credit for every open case reconciled (`inkasso reconcile`), beside DuckDB joining the same payments and
-cases on the reference (and beside its floor: the statement read by lxml and the rows it wrote inserted, each
-alone). Last, on homes of their own, a week of eligible cases (ingested with
-national ids, approved for court by an instruction file, warned by the lifecycle) handed over by
+it wrote inserted into the ledger as it was, alone), each of the three timed `TIMED_RUNS` times and the fastest
+kept; then the re-ingest of the same rows in a file of other bytes (all duplicates), beside the first ingest;
+then one daily lifecycle run (`inkasso lifecycle`) over the claims taken, beside reading those claims from the
+ledger; then a camt.053 statement with a credit for every open case reconciled (`inkasso reconcile`), beside
+DuckDB joining the same payments and cases on the reference (and beside its floor: the statement read by lxml
+and the rows it wrote inserted, each alone). Last, on homes of their own, a week of eligible cases (ingested
+with national ids, approved for court by an instruction file, warned by the lifecycle) handed over by
 `inkasso handoff`, beside `pyarrow.csv.write_csv` writing the same lines, and a week of allocations settled by
 `inkasso settle`, beside `write_csv` of its lines (and beside its floor: the week's postings read and what the
 run recorded inserted, each alone). ``--pg URL`` adds the ingest of N and 2N rows into a fresh
@@ -48,6 +48,9 @@ HANDOFF_CASES = 100_000   # the week of the handoff row (issue 18), whatever --r
 SETTLEMENT_ALLOCATIONS, SETTLEMENT_CREDITORS = 1_000_000, 1_000   # the settlement row's week (issue 19)
 QUICK_HANDOFF_CASES, QUICK_SETTLEMENT = 5_000, (50_000, 50)
 RESULTS = Path(__file__).with_name("results.json")
+# the SQLite ingest, its floor and read_csv are each timed this often (each ingest on a fresh home) and the
+# fastest kept: alone, each of them varied by a quarter from one run to the next on a quiet machine
+TIMED_RUNS = 2
 # what each run writes, parents first: the floors insert these rows alone
 INGEST_TABLES = ("creditors", "ingested_files", "debtors", "cases", "invoices", "postings", "case_events",
                  "receipt_lines")
@@ -106,19 +109,17 @@ def sqlite_stages(rows: int, ingest_only: bool = False) -> list[Result]:
     try:
         data = work / "invoices.csv"
         generate(data, rows)
-        inkasso, env = fresh_home(work / "home")
-        inbox = work / "home" / "creditors" / "bench" / "inbox"
-        database, before = work / "home" / "inkasso.db", work / "ledger-before-ingest.db"
-        inbox.mkdir(parents=True, exist_ok=True)
-        shutil.copy(data, inbox / "first.csv")
-        _copy_ledger(database, before)
-        limit = _read_csv_seconds(data, env)
-        seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
-        floor = _insert_seconds(before, database, INGEST_TABLES, env, cache_kib=BULK_WRITE_CACHE_KIB)
-        first = Result("CSV ingest", "sqlite", rows, seconds, rss / 1024, "read_csv", seconds / limit, "≤ 8×",
-                       f"{seconds / floor:.1f}x its floor, {floor:.1f} s (SQLite inserts alone)")
+        homes = [work / f"home-{n}" for n in range(1, TIMED_RUNS)] + [work / "home"]   # the last one goes on
+        timings = [_first_ingest(data, home, last=home == homes[-1]) for home in homes]
+        inkasso, env = command_on(work / "home")
+        limit = min(_read_csv_seconds(data, env) for _ in range(TIMED_RUNS))
+        seconds, floor = min(t.seconds for t in timings), min(t.floor for t in timings)
+        first = Result("CSV ingest", "sqlite", rows, seconds, max(t.kib for t in timings) / 1024, "read_csv",
+                       seconds / limit, "≤ 8×", f"{seconds / floor:.1f}x its floor, {floor:.1f} s (SQLite inserts "
+                       f"alone); each the fastest of {TIMED_RUNS}")
         # the same rows again in a file of other bytes (CRLF line ends): the same file again would be
         # recognised by its SHA-256 and not read at all
+        inbox = work / "home" / "creditors" / "bench" / "inbox"
         (inbox / "again.csv").write_bytes(data.read_bytes().replace(b"\n", b"\r\n"))
         seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
         again = Result("re-ingest", "sqlite", rows, seconds, rss / 1024, "first ingest", seconds / first.seconds,
@@ -128,6 +129,30 @@ def sqlite_stages(rows: int, ingest_only: bool = False) -> list[Result]:
         return [first, again, lifecycle(inkasso, env, work / "home"), reconciliation(inkasso, env, work)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@dataclass
+class Timing:
+    seconds: float   # the ingest
+    kib: int         # its peak memory
+    floor: float     # the rows it wrote inserted alone
+
+
+def _first_ingest(data: Path, home: Path, last: bool) -> Timing:
+    """`inkasso ingest` of ``data`` on a fresh home, and its floor: the rows it wrote inserted alone into the
+    ledger as it was before. The home is removed unless it is the ``last``, on which the bench goes on."""
+    inkasso, env = fresh_home(home)
+    inbox, database = home / "creditors" / "bench" / "inbox", home / "inkasso.db"
+    before = home.with_name(f"{home.name}-ledger-before-ingest.db")
+    inbox.mkdir(parents=True, exist_ok=True)
+    shutil.copy(data, inbox / "first.csv")
+    _copy_ledger(database, before)
+    seconds, kib = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
+    floor = _insert_seconds(before, database, INGEST_TABLES, env, cache_kib=BULK_WRITE_CACHE_KIB)
+    before.unlink()
+    if not last:
+        shutil.rmtree(home)
+    return Timing(seconds, kib, floor)
 
 
 def postgres_ingest(rows: int, url: str) -> Result:
@@ -233,13 +258,18 @@ def fresh_home(home: Path, registry: str = REGISTRY, database_url: str | None = 
     unless ``database_url``): the command and the environment it runs in."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "inkasso.toml").write_text(registry)
+    inkasso, env = command_on(home, database_url)
+    subprocess.run([inkasso, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+    return inkasso, env
+
+
+def command_on(home: Path, database_url: str | None = None) -> tuple[str, dict]:
+    """The `inkasso` command and the environment it runs in on ``home``."""
     env = dict(os.environ, INKASSO_HOME=str(home))
     env.pop("INKASSO_DATABASE_URL", None)
     if database_url is not None:
         env["INKASSO_DATABASE_URL"] = database_url
-    inkasso = str(Path(sys.executable).parent / "inkasso")
-    subprocess.run([inkasso, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
-    return inkasso, env
+    return str(Path(sys.executable).parent / "inkasso"), env
 
 
 def handoff(cases: int = HANDOFF_CASES) -> Result:

@@ -10,8 +10,10 @@
 - ISO 11649 creditor reference (RF) for every other country: ``RF``, two mod 97
   check digits, then the case number.
 
-All check digits come from python-stdnum.  The case number is recovered from any
-of them with :func:`case_number_from_reference`.
+All check digits come from python-stdnum, but for the FIK and OCR references of a
+batch of new cases, whose Luhn digits are computed for the whole batch at once
+(:func:`references_for`, held equal to python-stdnum's by a property test).  The
+case number is recovered from any of them with :func:`case_number_from_reference`.
 
 >>> fik_payment_id("10000001")
 '000000100000017'
@@ -24,11 +26,15 @@ of them with :func:`case_number_from_reference`.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 from stdnum import iso11649, luhn
 from stdnum.iso7064 import mod_97_10
 
 FIK_LENGTH = 15
 OCR_MAX_LENGTH = 25
+_DOUBLED_DIGIT_SUM = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9])   # Luhn: the digit sum of twice each digit
 
 
 class InvalidReference(ValueError):
@@ -60,6 +66,41 @@ def reference_for(country: str, case_number: str) -> str:
     if country == "SE":
         return ocr_reference(case_number)
     return rf_reference(case_number)
+
+
+def references_for(countries: Sequence[str], case_numbers: Sequence[str]) -> list[str]:
+    """`reference_for` of each (country, case number): the FIK and OCR references of case numbers of up to 14
+    digits in whole-array arithmetic (300,000 new cases one at a time through stdnum took over a second),
+    any other one by `reference_for`."""
+    texts, countries = np.array(case_numbers, dtype=str), np.array(countries, dtype=object)
+    lengths = np.char.str_len(texts)
+    fits = np.char.isdigit(texts) & (lengths < FIK_LENGTH)
+    numbers = np.where(fits, texts, "0").astype(np.int64)
+    made = np.empty(len(texts), dtype=object)
+    fik, ocr = fits & (countries == "DK"), fits & (countries == "SE")
+    if fik.any():
+        made[fik] = np.char.add(np.char.zfill(texts[fik], FIK_LENGTH - 1),
+                                _luhn_check_digits(numbers[fik]).astype(str))
+    if ocr.any():
+        length_digits = (lengths[ocr] + 2) % 10
+        made[ocr] = np.char.add(np.char.add(texts[ocr], length_digits.astype(str)),
+                                _luhn_check_digits(numbers[ocr] * 10 + length_digits).astype(str))
+    others = ~(fik | ocr)
+    made[others] = [reference_for(country, number) for country, number in
+                    zip(countries[others], np.array(case_numbers, dtype=object)[others])]
+    return made.tolist()
+
+
+def _luhn_check_digits(numbers: np.ndarray) -> np.ndarray:
+    """`luhn.calc_check_digit` of the decimal digits of each non-negative integer: the digit that will stand
+    right of the last one makes the last one doubled, and every second one left of it."""
+    total, rest, doubled = np.zeros_like(numbers), numbers.copy(), True
+    while rest.any():
+        digits = rest % 10
+        total += _DOUBLED_DIGIT_SUM[digits] if doubled else digits
+        rest //= 10
+        doubled = not doubled
+    return (10 - total % 10) % 10
 
 
 def case_number_from_reference(reference: str) -> str:

@@ -291,9 +291,9 @@ def _as_list(values) -> list:
     if isinstance(values, list):
         return values
     series = values if isinstance(values, pd.Series) else pd.Series(values)
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        days = np.datetime_as_string(series.to_numpy(dtype="datetime64[D]"))
-        return [None if day == "NaT" else day for day in days.tolist()]
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):   # few distinct days: each made text once
+        codes, days = pd.factorize(series.to_numpy(dtype="datetime64[D]"))
+        return np.append(np.datetime_as_string(days).astype(object), None)[codes].tolist()   # NaT: code -1
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.to_numpy(dtype=bool).tolist()
     if pd.api.types.is_integer_dtype(series.dtype) and not series.hasnans:

@@ -109,15 +109,16 @@ def test_a_later_file_updates_the_debtor_but_does_not_erase_what_it_leaves_out(s
     assert len(case_count) == 1
 
 
-@pytest.mark.parametrize("remembered", [invoices_module.SEEN_DEBTORS, 1])
+@pytest.mark.parametrize("remembered", [invoices_module.REMEMBERED, 1])
 def test_a_debtor_on_several_batches_of_a_file_takes_the_details_of_its_last_row(settings, monkeypatch, remembered):
     """A debtor a file gave before with the same details is taken from what the file remembers (SeenDebtors),
-    one with other details from the ledger, which writes them; forgetting (a bound of 1) changes nothing."""
+    one with other details from the ledger, which writes them; its open case too (SeenCases); forgetting (a bound
+    of 1) changes nothing."""
     from pipeline.ledger.schema import debtors
     from pipeline.parsers import invoice_csv
 
     monkeypatch.setattr(invoice_csv, "BLOCK_BYTES", 400)   # a batch of two or three rows
-    monkeypatch.setattr(invoices_module, "SEEN_DEBTORS", remembered)
+    monkeypatch.setattr(invoices_module, "REMEMBERED", remembered)
     row = "INV-{},,,2026-05-01,2026-05-31,2500.00,DKK,{},consumer,{},{},2100,København,DK,\n"
     rows = [row.format(1, "D1", "Jens Hansen", "Vej 1"), row.format(2, "D2", "Firma ApS", "Gade 2"),
             row.format(3, "D1", "Jens Hansen", "Vej 1"), row.format(4, "D2", "Firma ApS", "Gade 2"),

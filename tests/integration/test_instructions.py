@@ -203,6 +203,22 @@ def test_a_new_claim_joining_a_disputed_case_resumes_its_collection(acme):
     assert disputes_of(acme, "A-1", "A-9") == {"A-1": AS_OF, "A-9": None}
 
 
+def test_a_disputed_case_met_on_every_batch_of_a_file_is_resumed_once(acme, monkeypatch):
+    """The case found on the first batch is remembered (SeenCases), resumed: the later batches join it."""
+    from pipeline.parsers import invoice_csv
+
+    ingest(acme, "acme", "instructions_1.csv", HEADER + "APPROVE_COURT,A-1,,,\nDISPUTE,A-1,,,\n")
+    monkeypatch.setattr(invoice_csv, "BLOCK_BYTES", 400)   # a batch of four or five rows
+    claims = [f"A-{n},2026-05-01,2026-05-31,1000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,København,DK\n"
+              for n in range(10, 22)]
+    ingest(acme, "acme", "more.csv", TWO_CLAIMS.splitlines(True)[0] + "".join(claims))
+    case, _, events = case_of(acme, "A-21")
+    assert {case_of(acme, f"A-{n}")[0].id for n in (1, *range(10, 22))} == {case.id}
+    assert (case.status, case.status_before_dispute) == ("COURT_APPROVED", None)
+    assert [kind for kind, _, _ in events].count("resumed") == 1
+    assert [kind for kind, _, _ in events].count("claim_added") == 1 + 12
+
+
 def test_a_new_claim_in_another_currency_leaves_the_disputed_case_alone(acme):
     ingest(acme, "acme", "instructions_1.csv", HEADER + "DISPUTE,A-1,,,\n")
     ingest(acme, "acme", "more.csv", TWO_CLAIMS.splitlines(True)[0] +

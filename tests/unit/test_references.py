@@ -7,7 +7,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from stdnum import iso11649, luhn
 
 from pipeline.references import (InvalidReference, case_number_from_reference, fik_payment_id, ocr_reference,
-                                 reference_for, rf_reference)
+                                 reference_for, references_for, rf_reference)
 
 # case numbers as the ledger makes them (10,000,000 + id), up to 12 digits: a 13-digit one would make a 15-digit
 # OCR reference, which cannot be told from a FIK payment id (reported as a known limit)
@@ -29,6 +29,21 @@ def test_known_references_of_one_case():
     assert rf_reference("10000001") == "RF5910000001"
     assert [reference_for(country, "10000001") for country in ("DK", "SE", "NO", "DE")] == \
            ["000000100000017", "1000000107", "RF5910000001", "RF5910000001"]
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["DK", "SE", "NO", "DE"]),
+                          st.text(alphabet="0123456789", min_size=1, max_size=20)), max_size=30))
+def test_the_references_of_a_batch_are_those_of_each_case_by_stdnum(pairs):
+    """Leading zeros, every length up to the FIK bound and past it (a Swedish OCR of 20 digits), RF elsewhere."""
+    pairs = [(country, number) for country, number in pairs if country != "DK" or len(number) < 15]
+    countries, numbers = [c for c, _ in pairs], [n for _, n in pairs]
+    assert references_for(countries, numbers) == [reference_for(c, n) for c, n in pairs]
+
+
+def test_a_case_number_too_long_for_a_fik_payment_id_fails_in_a_batch_as_alone():
+    with pytest.raises(ValueError, match="does not fit a FIK payment id"):
+        references_for(["SE", "DK"], ["10000001", "1" * 15])
 
 
 @pytest.mark.parametrize("written", ["+71<000000100000017", "+71<000000100000017+", " 0000 0010 0000 017 ",

@@ -9,6 +9,8 @@ they may name an invoice on a later line.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from itertools import compress, repeat
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +28,13 @@ from pipeline.ledger.balances import case_balances, claim_balances
 from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import case_events, cases, receipt_lines
 from pipeline.money import format_minor
-from pipeline.references import reference_for
+from pipeline.references import references_for
 from pipeline.stages.ingest.reading import Reading, judged_batches
 
 TAKEN = ("ACCEPTED", "BELOW_MINIMUM")
-SEEN_DEBTORS = 500_000   # the debtors a file remembers (SeenDebtors): about 65 MB
+REMEMBERED = 500_000     # debtors and open cases a file remembers (SeenDebtors, SeenCases): about 65 MB each
+CURRENCY_CODES = 1_024   # more than the currencies of ISO 4217 (`_case_ids`)
+NOT_SEEN = (-1, 0)       # SeenDebtors: the id and details hash of a debtor not seen (its id -1 whatever the hash)
 
 
 class InvoiceFiles:
@@ -92,25 +96,56 @@ def _key_hashes(keys: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(keys[["document_type", "invoice_number"]], index=False).to_numpy()
 
 
+class Remembered(dict):
+    """What a file has seen on its batches so far, forgotten whole when it would hold more than `REMEMBERED`
+    entries: memory stays bounded whatever the file's size (what was forgotten is read from the ledger again)."""
+
+    def remember(self, keys: list, values: Iterable) -> None:
+        if len(self) + len(keys) > REMEMBERED:
+            self.clear()
+        self.update(zip(keys, values))
+
+
 class SeenDebtors:
     """The debtors a file has written or found so far, so that a debtor on many of its batches is read from the
     ledger once, not once a batch: by ref, with a 64-bit hash of the details last given. The same details again
-    need nothing; other ones go to the ledger, which compares them. Forgotten whole when it holds
-    `SEEN_DEBTORS`, so that memory stays bounded whatever the file's size (a debtor forgotten is read again)."""
+    need nothing; other ones go to the ledger, which compares them."""
 
     def __init__(self):
-        self.debtors: dict[str, tuple[int, int]] = {}
+        self.debtors = Remembered()   # ref: (id, details hash)
 
-    def ids(self, refs: list[str], details: list[int]) -> np.ndarray:
+    def ids(self, refs: list[str], details: np.ndarray) -> np.ndarray:
         """The id of each debtor given before with the same details, -1 for the others."""
-        seen = [self.debtors.get(ref) for ref in refs]
-        return np.array([-1 if was is None or was[1] != hashed else was[0] for was, hashed in zip(seen, details)],
-                        dtype=np.int64)
+        if not refs:
+            return np.zeros(0, dtype=np.int64)
+        ids, hashes = zip(*map(self.debtors.get, refs, repeat(NOT_SEEN)))
+        return np.where(np.array(hashes, dtype=np.uint64) == details, np.array(ids, dtype=np.int64), -1)
 
     def remember(self, refs: list[str], ids: list[int], details: list[int]) -> None:
-        if len(self.debtors) + len(refs) > SEEN_DEBTORS:
-            self.debtors.clear()
-        self.debtors.update(zip(refs, zip(ids, details)))
+        self.debtors.remember(refs, zip(ids, details))
+
+
+class SeenCases:
+    """The open case of each (debtor, currency) a file has found or opened so far, so that a debtor on many of
+    its batches has its case looked up once. Nothing in a file's transaction closes a case before its last batch
+    (credit notes are applied after it), and a DISPUTED one found was resumed, so what is remembered holds."""
+
+    def __init__(self):
+        self.cases = Remembered()                # debtor id * CURRENCY_CODES + currency code: case id
+        self.currency_codes: dict[str, int] = {}
+
+    def keys(self, debtors: pd.Series, currencies: pd.Series) -> list[int]:
+        for currency in currencies.unique():
+            self.currency_codes.setdefault(currency, len(self.currency_codes))
+        codes = currencies.map(self.currency_codes).to_numpy(dtype=np.int64)
+        return (debtors.to_numpy(dtype=np.int64) * CURRENCY_CODES + codes).tolist()
+
+    def ids(self, keys: list[int]) -> np.ndarray:
+        """The case of each key found or opened before, -1 for the others."""
+        return np.fromiter(map(self.cases.get, keys, repeat(-1)), dtype=np.int64, count=len(keys))
+
+    def remember(self, keys: Iterable[int], case_ids: np.ndarray) -> None:
+        self.cases.remember(list(keys), case_ids.tolist())
 
 
 class InvoiceFile:
@@ -136,6 +171,7 @@ class InvoiceFile:
         self.deferred_lines: dict[tuple, int] = {}   # (type, number) of the credit notes held to the file's end
         self.judged_keys = JudgedKeys(self.conn, self.file_id)
         self.seen_debtors = SeenDebtors()
+        self.seen_cases = SeenCases()
 
     def load(self, path: Path) -> Handled:
         rows = 0
@@ -248,7 +284,7 @@ class InvoiceFile:
         latest = _debtor_frame(rows)
         refs = latest["debtor_ref"].tolist()
         details = pd.util.hash_pandas_object(latest[list(repo.DEBTOR_FIELDS)], index=False).to_numpy()
-        ids = self.seen_debtors.ids(refs, details.tolist())
+        ids = self.seen_debtors.ids(refs, details)
         new = np.zeros(len(refs), dtype=bool)
         unseen = ids < 0
         if unseen.any():
@@ -263,7 +299,13 @@ class InvoiceFile:
     def _cases_for(self, rows: pd.DataFrame) -> np.ndarray:
         """The open case of each row's (debtor, currency), opening the missing ones."""
         pairs = rows.drop_duplicates(["debtor_pk", "currency"])
-        return _case_ids(rows, pairs["debtor_pk"], pairs["currency"], self._open_cases_of(pairs))
+        keys = self.seen_cases.keys(pairs["debtor_pk"], pairs["currency"])
+        case_ids = self.seen_cases.ids(keys)
+        unseen = case_ids < 0
+        if unseen.any():
+            case_ids[unseen] = self._open_cases_of(pairs[unseen])
+            self.seen_cases.remember(compress(keys, unseen), case_ids[unseen])
+        return _case_ids(rows, pairs["debtor_pk"], pairs["currency"], case_ids)
 
     def _open_cases_of(self, pairs: pd.DataFrame) -> np.ndarray:
         """The ledger's open case of each (debtor, currency) pair, a DISPUTED one resumed; the missing opened."""
@@ -280,7 +322,7 @@ class InvoiceFile:
         numbers = [repo.case_number_for(i) for i in ids]
         repo.insert_rows(self.conn, cases,
             id=pd.Series(ids), case_number=pd.Series(numbers),
-            payment_reference=pd.Series([reference_for(c, n) for c, n in zip(new["debtor_country"].tolist(), numbers)]),
+            payment_reference=pd.Series(references_for(new["debtor_country"].tolist(), numbers)),
             creditor_id=self.creditor.id, debtor_id=new["debtor_pk"].reset_index(drop=True),
             currency=new["currency"].reset_index(drop=True), country=new["debtor_country"].reset_index(drop=True),
             status=OPEN, opened_on=self.as_of, closed_on=None, file_id=self.file_id)
@@ -379,10 +421,13 @@ def _pairs(debtors: pd.Series, currencies: pd.Series) -> list[tuple[int, str]]:
 
 
 def _case_ids(rows: pd.DataFrame, debtors: pd.Series, currencies: pd.Series, case_ids) -> np.ndarray:
-    """The case of each row's (debtor, currency) among the cases of these debtors and currencies, -1 where none."""
-    cases_at = pd.MultiIndex.from_arrays([debtors.to_numpy(dtype=np.int64), currencies.to_numpy(dtype=object)])
-    at = cases_at.get_indexer(pd.MultiIndex.from_arrays([rows["debtor_pk"].to_numpy(dtype=np.int64),
-                                                         rows["currency"].to_numpy(dtype=object)]))
+    """The case of each row's (debtor, currency) among the cases of these debtors and currencies, -1 where none.
+    A pair is found by one integer, the debtor's id times `CURRENCY_CODES` plus the currency's code among them."""
+    codes, _ = pd.factorize(np.concatenate([currencies.to_numpy(dtype=object),
+                                            rows["currency"].to_numpy(dtype=object)]))
+    case_keys = debtors.to_numpy(dtype=np.int64) * CURRENCY_CODES + codes[:len(currencies)]
+    row_keys = rows["debtor_pk"].to_numpy(dtype=np.int64) * CURRENCY_CODES + codes[len(currencies):]
+    at = pd.Index(case_keys).get_indexer(row_keys)
     return np.append(np.asarray(case_ids, dtype=np.int64), -1)[at]   # -1 (not found) takes the -1 appended
 
 
