@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from itertools import compress, repeat
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from pipeline.stages.ingest.reading import Reading, judged_batches
 
 TAKEN = ("ACCEPTED", "BELOW_MINIMUM")
 REMEMBERED = 500_000     # debtors and open cases a file remembers (SeenDebtors, SeenCases): about 65 MB each
-CURRENCY_CODES = 1_024   # more than the currencies of ISO 4217 (`_case_ids`)
+CURRENCY_CODES = 1_024   # more than the currencies of ISO 4217 (`SeenCases.keys`)
 NOT_SEEN = (-1, 0)       # SeenDebtors: the id and details hash of a debtor not seen (its id -1 whatever the hash)
 
 
@@ -134,18 +134,20 @@ class SeenCases:
         self.cases = Remembered()                # debtor id * CURRENCY_CODES + currency code: case id
         self.currency_codes: dict[str, int] = {}
 
-    def keys(self, debtors: pd.Series, currencies: pd.Series) -> list[int]:
+    def keys(self, debtors: pd.Series, currencies: pd.Series) -> np.ndarray:
+        """The key of each (debtor, currency) pair: one integer, the debtor's id times `CURRENCY_CODES` plus the
+        currency's code in this file."""
         for currency in currencies.unique():
             self.currency_codes.setdefault(currency, len(self.currency_codes))
         codes = currencies.map(self.currency_codes).to_numpy(dtype=np.int64)
-        return (debtors.to_numpy(dtype=np.int64) * CURRENCY_CODES + codes).tolist()
+        return debtors.to_numpy(dtype=np.int64) * CURRENCY_CODES + codes
 
-    def ids(self, keys: list[int]) -> np.ndarray:
+    def ids(self, keys: np.ndarray) -> np.ndarray:
         """The case of each key found or opened before, -1 for the others."""
-        return np.fromiter(map(self.cases.get, keys, repeat(-1)), dtype=np.int64, count=len(keys))
+        return np.fromiter(map(self.cases.get, keys.tolist(), repeat(-1)), dtype=np.int64, count=len(keys))
 
-    def remember(self, keys: Iterable[int], case_ids: np.ndarray) -> None:
-        self.cases.remember(list(keys), case_ids.tolist())
+    def remember(self, keys: np.ndarray, case_ids: np.ndarray) -> None:
+        self.cases.remember(keys.tolist(), case_ids.tolist())
 
 
 class InvoiceFile:
@@ -303,12 +305,13 @@ class InvoiceFile:
         case_ids = self.seen_cases.ids(keys)
         unseen = case_ids < 0
         if unseen.any():
-            case_ids[unseen] = self._open_cases_of(pairs[unseen])
-            self.seen_cases.remember(compress(keys, unseen), case_ids[unseen])
-        return _case_ids(rows, pairs["debtor_pk"], pairs["currency"], case_ids)
+            case_ids[unseen] = self._open_cases_of(pairs[unseen], keys[unseen])
+            self.seen_cases.remember(keys[unseen], case_ids[unseen])
+        return _case_ids(self.seen_cases.keys(rows["debtor_pk"], rows["currency"]), keys, case_ids)
 
-    def _open_cases_of(self, pairs: pd.DataFrame) -> np.ndarray:
-        """The ledger's open case of each (debtor, currency) pair, a DISPUTED one resumed; the missing opened."""
+    def _open_cases_of(self, pairs: pd.DataFrame, keys: np.ndarray) -> np.ndarray:
+        """The ledger's open case of each (debtor, currency) pair (``keys``: theirs, `SeenCases.keys`), a DISPUTED
+        one resumed; the missing opened."""
         known = pairs.loc[~pairs["new_debtor"], "debtor_pk"]     # a debtor new in this batch has no case yet
         found = repo.open_cases(self.conn, self.creditor.id, known.unique().tolist())
         disputed = found[found["status"] == DISPUTED]
@@ -316,7 +319,7 @@ class InvoiceFile:
             wanted = set(_pairs(pairs["debtor_pk"], pairs["currency"]))
             self._resume_disputed(disputed[[pair in wanted for pair in
                                             _pairs(disputed["debtor_id"], disputed["currency"])]])
-        case_ids = _case_ids(pairs, found["debtor_id"], found["currency"], found["case_id"])
+        case_ids = _case_ids(keys, self.seen_cases.keys(found["debtor_id"], found["currency"]), found["case_id"])
         new = pairs[case_ids < 0]
         ids = repo.reserve_ids(self.conn, cases, len(new))
         numbers = [repo.case_number_for(i) for i in ids]
@@ -420,14 +423,9 @@ def _pairs(debtors: pd.Series, currencies: pd.Series) -> list[tuple[int, str]]:
     return list(zip(debtors.astype("int64").tolist(), currencies.tolist()))
 
 
-def _case_ids(rows: pd.DataFrame, debtors: pd.Series, currencies: pd.Series, case_ids) -> np.ndarray:
-    """The case of each row's (debtor, currency) among the cases of these debtors and currencies, -1 where none.
-    A pair is found by one integer, the debtor's id times `CURRENCY_CODES` plus the currency's code among them."""
-    codes, _ = pd.factorize(np.concatenate([currencies.to_numpy(dtype=object),
-                                            rows["currency"].to_numpy(dtype=object)]))
-    case_keys = debtors.to_numpy(dtype=np.int64) * CURRENCY_CODES + codes[:len(currencies)]
-    row_keys = rows["debtor_pk"].to_numpy(dtype=np.int64) * CURRENCY_CODES + codes[len(currencies):]
-    at = pd.Index(case_keys).get_indexer(row_keys)
+def _case_ids(wanted: np.ndarray, case_keys: np.ndarray, case_ids) -> np.ndarray:
+    """The case of each wanted (debtor, currency) key among the cases of ``case_keys``, -1 where none."""
+    at = pd.Index(case_keys).get_indexer(wanted)
     return np.append(np.asarray(case_ids, dtype=np.int64), -1)[at]   # -1 (not found) takes the -1 appended
 
 
