@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import logs, runs
 from pipeline.config import ConfigError, Settings, UnknownParty
+from pipeline.exporters.reconciliation import ReportDoesNotAddUp
 from pipeline.exports import ExportChanged
 from pipeline.rules import RuleMissing
 from pipeline.transport import TransportError
@@ -292,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownParty as exc:
         print(f"inkasso {args.command}: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, NotFound, OSError, TransportError, ExportChanged, RuleMissing, runs.StageRefused) as exc:
+    except (ConfigError, NotFound, OSError, TransportError, ExportChanged, ReportDoesNotAddUp, RuleMissing,
+            runs.StageRefused) as exc:
         print(f"inkasso {args.command}: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:

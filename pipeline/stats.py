@@ -1,7 +1,7 @@
 """`inkasso stats`: counts from the ledger, the same numbers a receipt or a DAG run reports."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from pipeline.ledger.balances import open_balances
 from pipeline.ledger.schema import case_events, cases, creditors, debtors, ingested_files, invoices, payments
@@ -21,12 +21,21 @@ def ledger_stats(conn: Connection) -> dict:
         "credit_notes": count(invoices, invoices.c.document_type == "credit_note"),
         "files": {"processed": files.get("PROCESSED", 0), "rejected": files.get("REJECTED", 0)},
         "cases": {"total": sum(by_status.values()), "by_status": dict(sorted(by_status.items()))},
-        "payments": {"matched": count(payments, payments.c.rule.is_not(None)),
-                     "parked": count(payments, payments.c.parked_reason.is_not(None)),
-                     "refunds_due": count(payments, payments.c.refund_due_minor > 0),
-                     "direct": count(case_events, case_events.c.kind == "paid_directly")},
+        "payments": _payments(count),
         "open_balance": {currency: format_minor(total, currency) for currency, total in open_balances(conn).items()},
     }
+
+
+def _payments(count) -> dict:
+    """Payments matched to a case (by a rule, or by an operator out of suspense), those still parked (no operator
+    has worked them yet), those with money due back to the payer (an overpayment no reversal took back, or a
+    parked payment an operator refunded), and those paid to the creditor directly."""
+    taken_back = select(payments.c.reverses_id).where(payments.c.reverses_id.is_not(None))
+    return {"matched": count(payments, or_(payments.c.rule.is_not(None), payments.c.resolved_case_id.is_not(None))),
+            "parked": count(payments, payments.c.parked_reason.is_not(None), payments.c.resolved_at.is_(None)),
+            "refunds_due": count(payments, or_(and_(payments.c.refund_due_minor > 0, payments.c.id.not_in(taken_back)),
+                                               payments.c.resolved_refund_minor > 0)),
+            "direct": count(case_events, case_events.c.kind == "paid_directly")}
 
 
 def format_stats(stats: dict) -> str:

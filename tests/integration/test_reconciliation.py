@@ -4,6 +4,7 @@ day's report adding up (formats.md §3.3). Interest at 1.60 + 8 % (the tests' ra
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import shutil
 from datetime import date
@@ -14,12 +15,14 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from pipeline.cli import main
+from pipeline.exports import utc_now
 from pipeline.ledger import open_ledger
 from pipeline.ledger.balances import claim_balances, claim_ledgers
 from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import cases, invoices, payments, postings
 from pipeline.stages import lifecycle, reconcile
 from pipeline.stages.reconcile import suspense
+from pipeline.stats import ledger_stats
 from tests.conftest import AS_OF
 from tests.integration.test_bank_payments import camt, drop_bank, entry
 from tests.integration.test_lifecycle import RATES, claims, fresh_home
@@ -94,6 +97,7 @@ def test_exact_partial_and_over_payments_are_allocated_and_the_rest_parked(home)
     assert [status(home, n) for n in ("A-1", "B-1", "C-1")] == ["PAID", "OPEN", "PAID"]
     assert posted(home, "B-1") == {("principal", None): 50000, ("interest", None): 526,
                                    ("payment", "interest"): -526, ("payment", "principal"): -9474}
+    assert payment_counts(home) == dict(matched=3, parked=1, refunds_due=1)
     lines = report(home)
     assert [[line[name] for name in PARTS] for line in lines] == [
         ["REFERENCE", a, "2028.41", "2000.00", "28.41", "0.00", "0.00", "0.00", "0.00", ""],
@@ -121,6 +125,32 @@ def test_payments_allocated_in_batches_of_one_keep_a_cases_payments_together(hom
         ["REFERENCE", b, "100.00", "94.74", "5.26", "0.00", "0.00", "0.00", "0.00", ""],
         ["REFERENCE", a, "2028.41", "2000.00", "28.41", "0.00", "0.00", "0.00", "0.00", ""],
         ["REFERENCE", b, "500.00", "405.26", "0.00", "0.00", "0.00", "94.74", "0.00", ""]]
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")   # its cursor closed too
+def test_a_report_that_does_not_add_up_fails_the_run_and_is_not_written(home, capsys):
+    """B-1's payment of 100.00 pays 5.26 interest and 94.74 principal. With a posting off by one øre (changed in
+    the ledger behind the stage's back) its parts are 99.99: `inkasso reconcile` stops with the reason and
+    writes no report; once the ledger balances again the next run delivers it."""
+    _, b_ref = case_of(home, "B-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "100.00", b_ref)))
+    assert reconcile.run(home, AS_OF, "rec-1", settle_seconds=0, close_day=False)["reports"] == []
+    interest_paid = (postings.c.kind == "payment") & (postings.c.settles == "interest")
+    engine = open_ledger(home)
+    with engine.begin() as conn:
+        conn.execute(update(postings).where(interest_paid).values(amount_minor=-525))
+    outbox = home.home / "finance" / "outbox"
+    assert main(["reconcile", "--as-of", AS_OF.isoformat(), "--settle-seconds", "0"]) == 1
+    [reason] = capsys.readouterr().err.splitlines()
+    assert reason.startswith("inkasso reconcile: payment ") and reason.endswith(
+        "(BANK-E1): its parts allocated_principal=9474, allocated_interest=525, allocated_fees=0, allocated_costs=0, "
+        "refund_due=0, parked=0 are not its amount 10000")
+    assert list(outbox.iterdir()) == []
+    with engine.begin() as conn:
+        conn.execute(update(postings).where(interest_paid).values(amount_minor=-526))
+    engine.dispose()
+    assert main(["reconcile", "--as-of", AS_OF.isoformat(), "--settle-seconds", "0"]) == 0
+    assert [line["amount"] for line in report(home)] == ["100.00", "100.00"]
 
 
 def test_a_statement_again_and_an_overlapping_one_change_nothing(home):
@@ -209,7 +239,8 @@ def test_a_payment_to_a_case_that_cannot_take_it_is_parked_with_the_reason(home,
 
 
 def test_an_operator_assigns_one_parked_payment_and_refunds_another(home, capsys):
-    """B-1 owes 505.26 on the value date; 50.00 assigned by hand pays 5.26 interest and 44.74 principal."""
+    """B-1 owes 505.26 on the value date; 50.00 assigned by hand pays 5.26 interest and 44.74 principal. The
+    refund is by the login name (``--by``'s default); each is recorded with the time it was done."""
     b, _ = case_of(home, "B-1")
     drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "50.00", text="for Karen", payer="K N"),
                                      entry("E2", "75.00", text="?", payer="Unknown")))
@@ -217,12 +248,21 @@ def test_an_operator_assigns_one_parked_payment_and_refunds_another(home, capsys
     assert [(p.amount_minor, p.parked_reason) for p in suspense.parked(home)] == [(5000, "NO_REFERENCE"),
                                                                                  (7500, "NO_REFERENCE")]
     first, second = (p.id for p in suspense.parked(home))
+    assert main(["suspense", "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{first:>8}  2026-11-24         50.00 DKK  NO_REFERENCE       K N  for Karen",
+        f"{second:>8}  2026-11-24         75.00 DKK  NO_REFERENCE       Unknown  ?"]
+    assert payment_counts(home) == dict(matched=0, parked=2, refunds_due=0)
     day = date(2026, 11, 27)
+    started = utc_now()
     assert main(["suspense", "assign", str(first), b, "--by", "mette", "--as-of", day.isoformat()]) == 0
-    assert main(["suspense", "refund", str(second), "--by", "mette", "--as-of", day.isoformat()]) == 0
+    assert main(["suspense", "refund", str(second), "--as-of", day.isoformat()]) == 0
+    done = utc_now()
     assert main(["suspense", "refund", str(second), "--by", "ole", "--as-of", day.isoformat()]) == 1
-    assert f"payment {second} was worked by mette at" in capsys.readouterr().err
+    assert f"payment {second} was worked by {getpass.getuser()} at" in capsys.readouterr().err
     assert suspense.parked(home) == []
+    assert main(["suspense", "list"]) == 0 and capsys.readouterr().out == ""
+    assert payment_counts(home) == dict(matched=1, parked=0, refunds_due=1)
     paid = posted(home, "B-1")
     assert (paid[("payment", "interest")], paid[("payment", "principal")]) == (-526, -4474)
     reconcile.run(home, day, "rec-2", settle_seconds=0)
@@ -233,8 +273,51 @@ def test_an_operator_assigns_one_parked_payment_and_refunds_another(home, capsys
     assert [line["source"] for line in report(home, day)] == ["manual", "manual", ""]
     assert [line["parked"] for line in report(home)] == ["50.00", "75.00", "125.00"]   # the first day's stands
     with reading(home) as conn:
-        assert conn.execute(select(payments.c.resolved_by).order_by(payments.c.id)).scalars().all() == ["mette",
-                                                                                                      "mette"]
+        worked = conn.execute(select(payments.c.resolved_by, payments.c.resolved_on, payments.c.resolved_at)
+                              .order_by(payments.c.id)).all()
+    assert [(by, on) for by, on, _ in worked] == [("mette", day), (getpass.getuser(), day)]
+    assert all(started <= at <= done for _, _, at in worked)
+
+
+def payment_counts(home) -> dict[str, int]:
+    """What `inkasso stats` says of the payments: matched, still parked, money due back."""
+    with reading(home) as conn:
+        counts = ledger_stats(conn)["payments"]
+    return {name: counts[name] for name in ("matched", "parked", "refunds_due")}
+
+
+def test_a_payment_pays_the_oldest_claim_first_unless_it_designates_one(home):
+    """One case of two claims of Lise Berg's: X-1 (1,000.00 due 10-01 and a 100.00 reminder fee; interest of
+    54 days to the value date, 1,000 × 0.096 × 54 / 365 = 14.20) and X-2 (500.00 due 10-15; 40 days: 5.26),
+    X-2 first in the file. 1,100.00 pays X-1 alone: its fee, its interest, then 985.80 of principal. 200.00
+    whose text names X-2 pays X-2: its interest 5.26, then 194.74. 30.00 with no designation pays X-1's last
+    14.20, then 15.80 of X-2's principal; 289.46 is left of X-2."""
+    claims(home, "acme", "X-2,2026-09-15,2026-10-15,500.00,DKK,D9,consumer,Lise Berg,Vej 9,2100,Kbh Ø,DK,,",
+           "X-1,2026-09-01,2026-10-01,1000.00,DKK,D9,consumer,Lise Berg,Vej 9,2100,Kbh Ø,DK,100.00,1")
+    (x, reference), (same, _) = case_of(home, "X-1"), case_of(home, "X-2")
+    assert same == x
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "1100.00", reference),
+                                     entry("E2", "200.00", reference, text="faktura X-2"),
+                                     entry("E3", "30.00", reference)))
+    result = reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    assert (result["matched"], result["parked"]) == (3, 0)
+    with reading(home) as conn:
+        parts = conn.execute(select(payments.c.bank_key, invoices.c.invoice_number, postings.c.settles,
+                                    postings.c.amount_minor)
+                             .join(postings, postings.c.payment_id == payments.c.id)
+                             .join(invoices, invoices.c.id == postings.c.invoice_id)
+                             .where(postings.c.kind == "payment").order_by(postings.c.id)).all()
+    assert [tuple(part) for part in parts] == [
+        ("BANK-E1", "X-1", "reminder_fees", -10000), ("BANK-E1", "X-1", "interest", -1420),
+        ("BANK-E1", "X-1", "principal", -98580),
+        ("BANK-E2", "X-2", "interest", -526), ("BANK-E2", "X-2", "principal", -19474),
+        ("BANK-E3", "X-1", "principal", -1420), ("BANK-E3", "X-2", "principal", -1580)]
+    assert sum(posted(home, "X-1").values()) == 0 and sum(posted(home, "X-2").values()) == 28946
+    assert status(home, "X-1") == "OPEN"
+    assert [[line[name] for name in PARTS] for line in report(home)][:3] == [
+        ["REFERENCE", x, "1100.00", "985.80", "14.20", "100.00", "0.00", "0.00", "0.00", ""],
+        ["REFERENCE", x, "200.00", "194.74", "5.26", "0.00", "0.00", "0.00", "0.00", ""],
+        ["REFERENCE", x, "30.00", "30.00", "0.00", "0.00", "0.00", "0.00", "0.00", ""]]
 
 
 @settings(max_examples=10, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])

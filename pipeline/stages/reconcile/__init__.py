@@ -16,6 +16,7 @@ whose report has not gone out. So a payment judged after a day's report left is 
 every payment is on exactly one report; each line adds up, and a report that does not is never written."""
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import date, timedelta
 from time import time
 from typing import BinaryIO
@@ -73,8 +74,9 @@ class Report:
                             f"reconciliation_{day.isoformat()}.csv", day, run_id)
 
     def render(self, conn: Connection, export, sink: BinaryIO) -> None:
-        write_reconciliation(sink, (_report_lines(rows) for rows in
-                                    repo.reconciliation_frames(conn, date.fromisoformat(export.natural_key))))
+        # closed here, while the connection is open, also when a line that does not add up stops the writer
+        with closing(repo.reconciliation_frames(conn, date.fromisoformat(export.natural_key))) as frames:
+            write_reconciliation(sink, (_report_lines(rows) for rows in frames))
 
 
 def _report_lines(rows: pd.DataFrame) -> pd.DataFrame:
