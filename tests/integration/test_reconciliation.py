@@ -200,6 +200,21 @@ def test_a_reversal_takes_the_payment_back_and_reopens_the_case(home):
                                                                                           "-28.41")
 
 
+def test_an_overpayment_the_bank_took_back_is_due_back_no_more(home):
+    """C-1 owes 302.76 on the value date: 400.00 leaves 97.24 due back, until the bank reverses the payment."""
+    _, c_ref = case_of(home, "C-1")
+    drop_bank(home, "stmt1.xml", camt("053", "S1", entry("E1", "400.00", c_ref)))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    assert payment_counts(home) == dict(matched=1, parked=0, refunds_due=1)
+    drop_bank(home, "stmt2.xml", camt("053", "S2", entry("R1", "400.00", c_ref, indicator="DBIT", reversal=True,
+                                                         value_date="2026-11-26")))
+    reconcile.run(home, date(2026, 11, 27), "rec-2", settle_seconds=0)
+    [line, _total] = report(home, date(2026, 11, 27))
+    assert (line["amount"], line["refund_due"]) == ("-400.00", "-97.24")
+    assert payment_counts(home) == dict(matched=2, parked=0, refunds_due=0)
+    assert status(home, "C-1") == "OPEN"
+
+
 def test_a_reversal_in_the_same_statement_as_its_payment_takes_it_back(home):
     """The payment and its reversal are judged in one batch, before the payment's allocation is written: the
     reversal finds it among the batch's, and takes back each of its parts once."""
