@@ -23,7 +23,7 @@ from pipeline.ledger.schema import cases, invoices, payments, postings
 from pipeline.stages import lifecycle, reconcile
 from pipeline.stages.reconcile import suspense
 from pipeline.stats import ledger_stats
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, drop, run_ingest
 from tests.integration.test_bank_payments import camt, drop_bank, entry
 from tests.integration.test_lifecycle import RATES, claims, fresh_home
 
@@ -336,19 +336,25 @@ def test_a_payment_pays_the_oldest_claim_first_unless_it_designates_one(home):
 
 
 @settings(max_examples=10, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
-@given(payments=st.lists(st.tuples(st.sampled_from(["A-1", "B-1", "C-1", None]), st.integers(1, 300_000),
-                                   st.sampled_from(["reference", "text", "nothing"])), min_size=1, max_size=8))
+@given(payments=st.lists(st.tuples(st.sampled_from(["A-1", "B-1", "C-1", "D-2", None]), st.integers(1, 300_000),
+                                   st.sampled_from(["reference", "text", "nothing"]), st.booleans()),
+                         min_size=1, max_size=8))
 def test_any_payments_add_up_to_the_ore_and_leave_no_component_below_zero(payments):
     """Each example is a fresh ledger (SQLite): in = allocated + parked + refunds due, per line and per currency;
-    what each claim owes of each component stays at zero or more; a case owing nothing is PAID."""
+    what each claim owes of each component stays at zero or more; a case owing nothing is PAID. D-1 and D-2 are
+    one case, D-1 disputed: a payment pays D-1 only when its text names it (the boolean of each payment)."""
     home = fresh_home()
     claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,100.00,1",
            "B-1,2026-09-15,2026-10-15,500.00,DKK,D2,consumer,Karen Nielsen,Vej 2,2100,Kbh Ø,DK,,",
-           "C-1,2026-09-20,2026-10-20,300.00,DKK,D3,consumer,Ole Olsen,Vej 3,2100,Kbh Ø,DK,,")
+           "C-1,2026-09-20,2026-10-20,300.00,DKK,D3,consumer,Ole Olsen,Vej 3,2100,Kbh Ø,DK,,",
+           "D-1,2026-09-01,2026-10-01,400.00,DKK,D4,consumer,Bo Berg,Vej 4,2100,Kbh Ø,DK,,",
+           "D-2,2026-09-10,2026-10-10,600.00,DKK,D4,consumer,Bo Berg,Vej 4,2100,Kbh Ø,DK,,")
+    drop(home, "acme", "instructions.csv", "instruction,invoice_number,amount,date,note\nDISPUTE,D-1,,2026-11-02,\n")
+    assert run_ingest(home, AS_OF, "dispute", creditor_id="acme").rows_taken == 1
     entries = []
-    for n, (invoice, amount, how) in enumerate(payments):
+    for n, (invoice, amount, how, names_d1) in enumerate(payments):
         number, reference = case_of(home, invoice) if invoice else ("", "")
-        text = f"sag {number}" if how == "text" else ""
+        text = " ".join(([f"sag {number}"] if how == "text" else []) + (["D-1"] if names_d1 else []))
         entries.append(entry(f"P{n}", f"{amount // 100}.{amount % 100:02d}", reference if how == "reference" else "",
                              text=text, payer="Nobody Known"))
     drop_bank(home, "stmt.xml", camt("053", "S1", *entries))
@@ -357,9 +363,9 @@ def test_any_payments_add_up_to_the_ore_and_leave_no_component_below_zero(paymen
     total = lines[-1]
     assert total["payment_id"] == "TOTAL" and len(lines) == len(payments) + 1
     cents = lambda text: int(text.replace(".", ""))  # noqa: E731
-    assert cents(total["amount"]) == sum(amount for _, amount, _ in payments)
-    assert cents(total["amount"]) == sum(cents(total[name]) for name in (
-        "allocated_principal", "allocated_interest", "allocated_fees", "allocated_costs", "refund_due", "parked"))
+    parts = ("allocated_principal", "allocated_interest", "allocated_fees", "allocated_costs", "refund_due", "parked")
+    assert all(cents(line["amount"]) == sum(cents(line[name]) for name in parts) for line in lines)
+    assert cents(total["amount"]) == sum(amount for _, amount, _, _ in payments)
     with reading(home) as conn:
         ids = conn.execute(select(invoices.c.id)).scalars().all()
         for balance in claim_balances(conn, ids).values():
@@ -368,6 +374,9 @@ def test_any_payments_add_up_to_the_ore_and_leave_no_component_below_zero(paymen
     for invoice in ("A-1", "B-1", "C-1"):
         owed = sum(amount for amount in posted(home, invoice).values())
         assert (owed == 0) == (status(home, invoice) == "PAID")
+    designated = any(invoice == "D-2" and how != "nothing" and names_d1 for invoice, _, how, names_d1 in payments)
+    paid_d1 = sum(amount for (kind, _), amount in posted(home, "D-1").items() if kind == "payment")
+    assert paid_d1 == 0 or designated
     shutil.rmtree(home.home.parent, ignore_errors=True)
 
 
