@@ -243,12 +243,19 @@ def _date(day: date, language: str) -> str:
     return day.strftime("%d.%m.%Y") if language == "da" else day.isoformat()
 
 
+# per language: what groups the whole units by three, and what stands before the minor digits
+SEPARATORS = {"da": (".", ","), "sv": ("\u00a0", ",")}
+ENGLISH_SEPARATORS = (",", ".")
+
+
 def money_text(minor: int, currency: str, language: str) -> str:
-    """1.234,50 (Danish) or 1 234,50 (Swedish): whole units grouped, the currency's minor digits after a comma."""
+    """1.234,50 (Danish), 1 234,50 (Swedish) or 1,234.50 (English): whole units grouped, then the currency's
+    minor digits."""
+    group, point = SEPARATORS.get(language, ENGLISH_SEPARATORS)
     digits = minor_digits(currency)
     whole, fraction = divmod(abs(minor), 10 ** digits)
-    groups = f"{whole:,}".replace(",", "." if language == "da" else "\u00a0")
-    return ("-" if minor < 0 else "") + groups + (f",{fraction:0{digits}d}" if digits else "")
+    return ("-" if minor < 0 else "") + f"{whole:,}".replace(",", group) + (
+        f"{point}{fraction:0{digits}d}" if digits else "")
 
 
 def money_texts(minor: np.ndarray, currency: str, language: str) -> pa.Array:
@@ -257,14 +264,14 @@ def money_texts(minor: np.ndarray, currency: str, language: str) -> pa.Array:
     digits = minor_digits(currency)
     amounts = np.asarray(minor, dtype=np.int64)
     whole, fraction = np.divmod(np.abs(amounts), 10 ** digits)
-    separator = "." if language == "da" else "\u00a0"
+    separator, point = SEPARATORS.get(language, ENGLISH_SEPARATORS)
     text, rest = _group(whole), whole // 1000
     while (rest > 0).any():
         text = pc.if_else(pa.array(rest > 0), pc.binary_join_element_wise(_group(rest), text, separator), text)
         rest = rest // 1000
     text = pc.if_else(pa.array(amounts < 0), pc.binary_join_element_wise("-", text, ""), text)
     if digits:
-        text = pc.binary_join_element_wise(text, pc.utf8_lpad(_digits(fraction), digits, "0"), ",")
+        text = pc.binary_join_element_wise(text, pc.utf8_lpad(_digits(fraction), digits, "0"), point)
     return text
 
 

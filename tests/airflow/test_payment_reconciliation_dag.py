@@ -31,3 +31,12 @@ def test_a_bank_file_is_reconciled_and_the_closed_day_reported_once(airflow_home
 
     again = load_dag("payment_reconciliation").test(run_conf=conf)
     assert _xcom(again, "send_reports") == {"files": 0, "payments": 0, "matched": 0, "parked": 0, "reports": 0}
+
+
+def test_the_bank_files_are_taken_every_15_minutes_and_missed_runs_are_not_caught_up(airflow_home):
+    from airflow.sdk import CronTriggerTimetable
+
+    dag = load_dag("payment_reconciliation")
+    assert isinstance(dag.timetable, CronTriggerTimetable)
+    assert (dag.timetable.expression, dag.timetable.timezone.name, dag.catchup) == (
+        "*/15 * * * *", "Europe/Copenhagen", False)

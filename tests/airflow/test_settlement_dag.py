@@ -31,3 +31,12 @@ def test_the_week_is_settled_once_and_its_summary_is_the_result(airflow_home, ho
     again = load_dag("settlement").test(run_conf={"period": "2026-W48"})
     assert (_xcom(again, "settle_week")["settled_before"], _xcom(again, "settle_week")["totals"]) == (
         True, result["totals"])
+
+
+def test_the_week_is_settled_on_tuesdays_at_seven_copenhagen_time_and_missed_weeks_are_not_caught_up(airflow_home):
+    from airflow.sdk import CronTriggerTimetable
+
+    dag = load_dag("settlement")
+    assert isinstance(dag.timetable, CronTriggerTimetable)
+    assert (dag.timetable.expression, dag.timetable.timezone.name, dag.catchup) == (
+        "0 7 * * 2", "Europe/Copenhagen", False)

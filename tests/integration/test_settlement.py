@@ -2,9 +2,9 @@
 lines, summary and pain.001 computed by hand to the øre, exactly once per (creditor, currency, week).
 
 The test registry's plan: success fee DK 10 %, SE 12 %, others 15 %; + 4 points when the oldest claim was more
-than 180 days overdue when its case opened; the agency keeps interest and fees; withdrawal fee 250.00 DKK;
-VAT 25 %; the court partner alektum: our terms for 6 months after the handoff, then 25 %. Interest on the
-claims: 1.60 + 8 % a year (DK), 1.75 + 8 % (SE), actual/365, from the due date.
+than 180 days overdue when its case opened; the agency keeps interest and fees; withdrawal fee 250.00 DKK (after
+the court handoff 750.00 DKK); VAT 25 %; the court partner alektum: our terms for 6 months after the handoff, then
+25 %. Interest on the claims: 1.60 + 8 % a year (DK), 1.75 + 8 % (SE), actual/365, from the due date.
 """
 from __future__ import annotations
 
@@ -24,13 +24,17 @@ from hypothesis import strategies as st
 from lxml import etree
 from sqlalchemy import func, select, update
 
+from pipeline import registry_text
+from pipeline.cli import main
 from pipeline.exporters.pain001 import XSD, PayoutRefused
+from pipeline.home import Home
 from pipeline.money import format_minor
 from pipeline.ledger import open_ledger
 from pipeline.ledger import settlements as book
 from pipeline.ledger.schema import (cases, handoff_cases, handoffs, postings, settled_postings, settlement_weeks,
                                     settlements)
 from pipeline.stages import reconcile, settle
+from pipeline.stages.handoff import iso_week
 from pipeline.transport.local import LocalOutbox
 from tests.conftest import AS_OF, REGISTRY, drop, run_ingest
 from tests.integration.test_bank_payments import camt, drop_bank, entry
@@ -206,6 +210,20 @@ def test_a_negative_week_of_a_plan_that_invoices_is_not_carried(home):
             ("2026-W48", "INVOICED", -31250)]
 
 
+def hand_over(home, day: date, *case_numbers: str) -> None:
+    """The cases handed over to alektum on ``day``, recorded as the court handoff records them."""
+    engine = open_ledger(home)
+    with engine.begin() as conn:
+        handoff = conn.execute(handoffs.insert().values(partner_id="alektum", iso_week=iso_week(day), handoff_date=day,
+                                                        run_id="handoff", marked_on=day).returning(handoffs.c.id)
+                               ).scalar_one()
+        for number in case_numbers:
+            case_id = conn.execute(select(cases.c.id).where(cases.c.case_number == number)).scalar_one()
+            conn.execute(handoff_cases.insert().values(case_id=case_id, handoff_id=handoff))
+            conn.execute(update(cases).where(cases.c.id == case_id).values(status="HANDED_OVER", closed_on=day))
+    engine.dispose()
+
+
 def test_a_handed_over_case_pays_our_terms_for_six_months_then_the_partners(home):
     """Both cases went to alektum on Monday 2026-11-30. A-1's 1,000.00 came on 2027-03-01 (month 4): our 10 %,
     100.00 + VAT 25.00; alektum kept 80.00 of it. B-1's 400.00 came on 2027-06-01, past 2027-05-30: alektum's
@@ -213,18 +231,7 @@ def test_a_handed_over_case_pays_our_terms_for_six_months_then_the_partners(home
     claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,",
            "B-1,2026-09-15,2026-10-15,500.00,DKK,D2,consumer,Karen Nielsen,Vej 2,2100,Kbh Ø,DK,,")
     (a, _), (b, _) = case_of(home, "A-1"), case_of(home, "B-1")
-    engine = open_ledger(home)
-    with engine.begin() as conn:
-        handoff = conn.execute(handoffs.insert().values(partner_id="alektum", iso_week="2026-W49",
-                                                        handoff_date=date(2026, 11, 30), run_id="handoff",
-                                                        marked_on=date(2026, 11, 30)).returning(handoffs.c.id)
-                               ).scalar_one()
-        for number in (a, b):
-            case_id = conn.execute(select(cases.c.id).where(cases.c.case_number == number)).scalar_one()
-            conn.execute(handoff_cases.insert().values(case_id=case_id, handoff_id=handoff))
-            conn.execute(update(cases).where(cases.c.id == case_id).values(status="HANDED_OVER",
-                                                                          closed_on=date(2026, 11, 30)))
-    engine.dispose()
+    hand_over(home, date(2026, 11, 30), a, b)
     (home.home / "partners" / "alektum" / "inbox" / "remittance_2027.csv").write_text(
         REMITTANCE + f"AL-1,{a},2027-03-01,1000.00,1000.00,0,0,80.00,920.00,DKK\n"
                      f"AL-2,{b},2027-06-01,400.00,400.00,0,0,100.00,300.00,DKK\n", encoding="utf-8")
@@ -237,6 +244,21 @@ def test_a_handed_over_case_pays_our_terms_for_six_months_then_the_partners(home
         [b, "B-1", "partner", "400.00", "0.00", "0.00", "400.00", "0.00", "25", "100.00", "25.00", "100.00",
          "275.00"]]
     assert outbox(home, "settlement_summary_2027-W22.csv")[0]["net_payout"] == "1150.00"
+
+
+def test_a_case_withdrawn_after_its_handoff_is_charged_the_court_withdrawal_fee_with_its_vat(home):
+    """C-1 went to alektum on Monday 2026-11-23 and acme withdrew it on 11-26: the plan's court withdrawal fee,
+    750.00 DKK, with VAT 25 % of it, 187.50: net 0.00 - 750.00 - 187.50 = -937.50, carried."""
+    claims(home, "acme", "C-1,2026-09-20,2026-10-20,300.00,DKK,D3,consumer,Ole Olsen,Vej 3,2100,Kbh Ø,DK,,")
+    c, _ = case_of(home, "C-1")
+    hand_over(home, date(2026, 11, 23), c)
+    instructions(home, "instructions_1.csv", "WITHDRAW,C-1,,,")
+    settle.run(home, TUESDAY, "settle-48")
+    [line] = outbox(home, "settlement_lines_2026-W48.csv")
+    assert [line[name] for name in LINE] == [c, "", "fee", "0.00", "0.00", "0.00", "0.00", "750.00", "0", "0.00",
+                                             "187.50", "0.00", "-937.50"]
+    [summary] = outbox(home, "settlement_summary_2026-W48.csv")
+    assert (summary["fees_due"], summary["vat"], summary["net_payout"]) == ("750.00", "187.50", "-937.50")
 
 
 def test_the_same_week_twice_writes_the_same_bytes_and_pays_nothing_twice(home):
@@ -257,6 +279,29 @@ def test_the_same_week_twice_writes_the_same_bytes_and_pays_nothing_twice(home):
             select(func.count()).select_from(postings).where(postings.c.kind == "payment")).scalar_one()
     later = settle.run(home, date(2026, 12, 8), "settle-3")
     assert (later["settlements"], later["lines"]) == (0, 0)
+
+
+def test_editing_the_fee_plan_after_a_week_was_settled_changes_nothing_of_that_week(home, capsys):
+    """W48 settled at 10 % and VAT 25 % (A-1's 471.59: 47.16 + 11.79, 412.64 paid); then inkasso.toml says 20 %
+    and VAT 30 %. The week's files, lost from the outboxes and rendered again by `inkasso settle`, are the same
+    bytes: they come from the terms recorded with the settlement."""
+    a_paid(home)
+    settle.run(home, TUESDAY, "settle-1")
+    finance, acme = home.home / "finance" / "outbox", home.home / "creditors" / "acme" / "outbox"
+    paths = [*(path for path in finance.iterdir() if not path.name.startswith("reconciliation")),
+             acme / "statement_acme_2026-W48.pdf"]
+    written = {path: path.read_bytes() for path in paths}
+    home.registry_path.write_text(home.registry_path.read_text(encoding="utf-8").replace('DK = "10"', 'DK = "20"')
+                                  .replace('vat_rate_pct = "25"', 'vat_rate_pct = "30"'), encoding="utf-8")
+    edited = home.load_registry()
+    assert (edited.fee_plans["standard"].success_fee_pct["DK"], edited.agency.vat_rate_pct) == (20, 30)
+    for path in paths:
+        path.unlink()
+    assert main(["settle", "--as-of", "2026-12-01", "--period", "2026-W48"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "2026-W48 was settled before; its files are out",
+        "  DKK: collected 500.00, commission 47.16, vat 11.79, payouts 412.64"]
+    assert (len(paths), {path: path.read_bytes() for path in paths}) == (5, written)
 
 
 def test_an_allocation_reconciled_after_its_week_was_settled_goes_into_the_next_week(home):
@@ -360,30 +405,90 @@ def test_a_reversal_in_a_later_week_gives_back_the_commission_and_vat_it_charged
 
 def test_a_creditor_abroad_and_two_currencies_in_one_payout_file(home):
     """svea (SE) is not charged Danish VAT: the EU's reverse charge, said on its Swedish statement. acme's DKK and
-    svea's SEK are one pain.001, one block per currency, each with its own control sum."""
+    svea's SEK are one pain.001, one block per currency, each with its own control sum.
+    V-1 (SE debtor, 3,000.00 SEK due 10-01) paid 1,000.00 and 500.00 on 11-24. The first takes the interest,
+    3,000.00 x 9.75 % x 54 / 365 = 43.2740 -> 43.27, and 956.73 principal: 12 % 114.8076 -> 114.81, VAT 0 %
+    0.00, net 956.73 - 114.81 = 841.92. The second is all principal: 12 % 60.00, net 440.00. SEK: 1,281.92."""
     claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
     claims(home, "svea", "V-1,2026-09-01,2026-10-01,3000.00,SEK,E1,consumer,Eva Holm,Gatan 9,11122,Stockholm,SE,,")
     (_, a_ref), (_, v_ref) = case_of(home, "A-1"), case_of(home, "V-1")
     drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "2028.41", a_ref),
-                                     entry("E2", "1000.00", v_ref).replace('Ccy="DKK"', 'Ccy="SEK"')))
+                                     *(entry(ref, amount, v_ref).replace('Ccy="DKK"', 'Ccy="SEK"')
+                                       for ref, amount in (("E2", "1000.00"), ("E3", "500.00")))))
     reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
     settle.run(home, TUESDAY, "settle-1")
     summary = {row["creditor_id"]: row for row in outbox(home, "settlement_summary_2026-W48.csv")}
     assert (summary["svea"]["currency"], summary["svea"]["vat"]) == ("SEK", "0.00")
-    svea = outbox(home, "settlement_lines_2026-W48.csv")[1]
-    assert (svea["vat_rate"], svea["commission_rate"], svea["net_to_creditor"]) == (
-        "0", "12", format_minor(minor(svea["allocated_principal"]) - minor(svea["commission"]), "SEK"))
+    svea = [line for line in outbox(home, "settlement_lines_2026-W48.csv") if line["currency"] == "SEK"]
+    assert [[line[name] for name in ("invoice_number", "allocated_principal", "allocated_interest", "commission_rate",
+                                     "commission", "vat_rate", "vat", "net_to_creditor")] for line in svea] == [
+        ["V-1", "956.73", "43.27", "12", "114.81", "0", "0.00", "841.92"],
+        ["V-1", "500.00", "0.00", "12", "60.00", "0", "0.00", "440.00"]]
+    for name in ("creditor_share", "commission", "vat"):
+        assert sum(minor(line[name]) for line in svea) == minor(summary["svea"][name])
+    assert sum(minor(line["net_to_creditor"]) for line in svea) == minor(summary["svea"]["net_payout"]) == 128192
     document = etree.parse(str(home.home / "finance" / "outbox" / "payouts_2026-W48.xml"))
     blocks = {block.findtext(f"{PAIN}PmtInfId"): (block.findtext(f"{PAIN}NbOfTxs"), block.findtext(f"{PAIN}CtrlSum"))
               for block in document.iter(f"{PAIN}PmtInf")}
     assert blocks == {"PAYOUTS-2026-W48-DKK": ("1", summary["acme"]["net_payout"]),
-                      "PAYOUTS-2026-W48-SEK": ("1", summary["svea"]["net_payout"])}
+                      "PAYOUTS-2026-W48-SEK": ("1", "1281.92")}
     assert payouts(home, "2026-W48")["control_sum"] == format_minor(
         minor(summary["acme"]["net_payout"]) + minor(summary["svea"]["net_payout"]), "DKK")
     statement = "\n".join(page.extract_text() for page in pypdf.PdfReader(
         home.home / "creditors" / "svea" / "outbox" / "statement_svea_2026-W48.pdf").pages)
     for shown in ("Redovisning 2026-W48 (SEK)", "Momsreg.nr SE5560360793", "Moms 0 %",
                   "Omvänd betalningsskyldighet", "Beloppet betalas ut till SE4550000000058398257466"):
+        assert shown in statement, shown
+
+
+def local(path: str) -> str:
+    """An XPath step per element name, whatever its namespace: Dbtr/Nm -> *[local-name()='Dbtr']/*[...='Nm']."""
+    return "/".join(f"*[local-name()='{name}']" for name in path.split("/"))
+
+
+def test_the_payouts_are_paid_from_the_agencys_account(home):
+    """svea's V-1 paid 1,000.00 SEK on 11-24 (43.27 interest; 956.73 principal, 12 % 114.81, no VAT): 841.92 to
+    svea's account, from the agency's: the debtor of the payment block is the agency of inkasso.toml."""
+    claims(home, "svea", "V-1,2026-09-01,2026-10-01,3000.00,SEK,E1,consumer,Eva Holm,Gatan 9,11122,Stockholm,SE,,")
+    _, v_ref = case_of(home, "V-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "1000.00", v_ref).replace('Ccy="DKK"', 'Ccy="SEK"')))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    settle.run(home, TUESDAY, "settle-1")
+    assert payouts(home, "2026-W48")["transfers"] == [("2026W48-00001", "841.92", "SEK", "SE4550000000058398257466",
+                                                       "ESSESESS", "Svensk Handel AB")]
+    document = etree.parse(str(home.home / "finance" / "outbox" / "payouts_2026-W48.xml"))
+    debtors = [tuple(block.xpath(f"string({local(path)})") for path in ("Dbtr/Nm", "DbtrAcct/Id/IBAN",
+                                                                        "DbtrAgt/FinInstnId/BICFI"))
+               for block in document.xpath(f"//{local('PmtInf')}")]
+    agency = home.load_registry().agency
+    assert debtors == [(agency.name, agency.iban, agency.bic)] == [
+        ("Nordisk Inkasso ApS", "DK5000400440116243", "NDEADKKK")]
+    assert document.xpath(f"string(//{local('GrpHdr/InitgPty/Nm')})") == agency.name
+
+
+def test_a_creditor_neither_danish_nor_swedish_gets_its_statement_in_english(home):
+    """berlin, a German creditor (with a Danish CVR number), is paid B-1's 1,000.00 EUR of 11-24 (14.20 interest;
+    985.80 principal, 10 % 98.58, no VAT: the reverse charge; net 887.22): its statement is in English, its amounts
+    as English writes them, with both addresses."""
+    berlin = registry_text.creditor("berlin", "Berliner Handel GmbH", "DK30000005", "DE",
+                                    "Friedrichstraße 10, 10117 Berlin", "EUR", "DE89370400440532013000", "COBADEFFXXX")
+    home.registry_path.write_text(home.registry_path.read_text(encoding="utf-8").replace(
+        "[fee_plan.standard]", berlin + "\n[fee_plan.standard]"), encoding="utf-8")
+    Home(home.home).create_party_folders(home.load_registry())
+    claims(home, "berlin", "B-1,2026-09-01,2026-10-01,1000.00,EUR,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,")
+    _, b_ref = case_of(home, "B-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "1000.00", b_ref).replace('Ccy="DKK"', 'Ccy="EUR"')))
+    reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    settle.run(home, TUESDAY, "settle-1")
+    statement = "\n".join(page.extract_text() for page in pypdf.PdfReader(
+        home.home / "creditors" / "berlin" / "outbox" / "statement_berlin_2026-W48.pdf").pages)
+    for shown in ("Nordisk Inkasso ApS", "Vesterbrogade 10, 1620 København V", "VAT no. DK12345674",
+                  "Berliner Handel GmbH", "Friedrichstraße 10", "10117 Berlin", "VAT no. DK30000005",
+                  "Settlement statement 2026-W48 (EUR)", "Settlement no. 2026W48-00001", "Issued 2026-12-01",
+                  "Commission excl. VAT -98.58 EUR", "VAT 0 %", "Net 887.22 EUR", "1,000.00",
+                  "Paid to DE89370400440532013000 on 2026-12-01.",
+                  "Reverse charge: the customer accounts for the VAT",
+                  "This statement is your VAT receipt for our commission and fees."):
         assert shown in statement, shown
 
 
