@@ -261,6 +261,22 @@ def test_a_case_withdrawn_after_its_handoff_is_charged_the_court_withdrawal_fee_
     assert (summary["fees_due"], summary["vat"], summary["net_payout"]) == ("750.00", "187.50", "-937.50")
 
 
+def test_a_plan_that_passes_interest_and_fees_on_pays_them_to_the_creditor(home):
+    """With agency_keeps_interest_and_fees = false, A-1's 500.00 of 11-24 (28.41 interest, 471.59 principal) is all
+    the creditor's: commission 10 % of the principal 47.159 -> 47.16, VAT 11.79, net 500.00 - 47.16 - 11.79 =
+    441.05 (the plan that keeps them pays 412.64)."""
+    home.registry_path.write_text(home.registry_path.read_text(encoding="utf-8").replace(
+        "agency_keeps_interest_and_fees = true", "agency_keeps_interest_and_fees = false"), encoding="utf-8")
+    a_paid(home)
+    settle.run(home, TUESDAY, "settle-1")
+    [line] = outbox(home, "settlement_lines_2026-W48.csv")
+    assert [line[name] for name in LINE][3:] == ["471.59", "28.41", "0.00", "500.00", "0.00", "10", "47.16", "11.79",
+                                                 "0.00", "441.05"]
+    [summary] = outbox(home, "settlement_summary_2026-W48.csv")
+    assert (summary["creditor_share"], summary["net_payout"]) == ("500.00", "441.05")
+    assert payouts(home, "2026-W48")["transfers"][0][:2] == ("2026W48-00001", "441.05")
+
+
 def test_the_same_week_twice_writes_the_same_bytes_and_pays_nothing_twice(home):
     a_paid(home)
     first = settle.run(home, TUESDAY, "settle-1")
@@ -284,7 +300,7 @@ def test_the_same_week_twice_writes_the_same_bytes_and_pays_nothing_twice(home):
 def test_editing_the_fee_plan_after_a_week_was_settled_changes_nothing_of_that_week(home, capsys):
     """W48 settled at 10 % and VAT 25 % (A-1's 471.59: 47.16 + 11.79, 412.64 paid); then inkasso.toml says 20 %
     and VAT 30 %. The week's files, lost from the outboxes and rendered again by `inkasso settle`, are the same
-    bytes: they come from the terms recorded with the settlement."""
+    bytes, rendered two weeks later: they come from the terms recorded with the settlement."""
     a_paid(home)
     settle.run(home, TUESDAY, "settle-1")
     finance, acme = home.home / "finance" / "outbox", home.home / "creditors" / "acme" / "outbox"
@@ -297,7 +313,7 @@ def test_editing_the_fee_plan_after_a_week_was_settled_changes_nothing_of_that_w
     assert (edited.fee_plans["standard"].success_fee_pct["DK"], edited.agency.vat_rate_pct) == (20, 30)
     for path in paths:
         path.unlink()
-    assert main(["settle", "--as-of", "2026-12-01", "--period", "2026-W48"]) == 0
+    assert main(["settle", "--as-of", "2026-12-15", "--period", "2026-W48"]) == 0   # two weeks later
     assert capsys.readouterr().out.splitlines()[:2] == [
         "2026-W48 was settled before; its files are out",
         "  DKK: collected 500.00, commission 47.16, vat 11.79, payouts 412.64"]
@@ -358,6 +374,30 @@ def test_a_crash_while_delivering_is_recovered_without_a_second_file_or_payout(h
     assert (home.home / "creditors" / "acme" / "outbox" / "statement_acme_2026-W48.pdf").exists()
     with reading(home) as conn:
         assert conn.execute(select(func.count()).select_from(settlements)).scalar_one() == 1
+
+
+def test_a_payout_file_put_by_a_run_that_died_before_recording_it_is_not_put_again(home, monkeypatch):
+    """The payouts' upload went through, then the run died before recording it: the next run finds the same bytes
+    there (its record says what they must be), puts only the statement, and no payout goes to the bank twice."""
+    a_paid(home)
+    put = LocalOutbox.put
+
+    def put_then_die(outbox, name, source):
+        put(outbox, name, source)
+        if name.startswith("payouts_"):
+            raise RuntimeError("killed after the upload")
+
+    monkeypatch.setattr(LocalOutbox, "put", put_then_die)
+    with pytest.raises(RuntimeError, match="killed after the upload"):
+        settle.run(home, TUESDAY, "settle-1")
+    payout_file = home.home / "finance" / "outbox" / "payouts_2026-W48.xml"
+    first = (payout_file.read_bytes(), payout_file.stat().st_mtime_ns)
+    puts = []
+    monkeypatch.setattr(LocalOutbox, "put", lambda outbox, name, source: (puts.append(name), put(outbox, name, source)))
+    retried = settle.run(home, TUESDAY, "settle-2")
+    assert (retried["settled_before"], puts) == (True, ["statement_acme_2026-W48.pdf"])
+    assert (payout_file.read_bytes(), payout_file.stat().st_mtime_ns) == first
+    assert payouts(home, "2026-W48")["transfers"][0][:2] == ("2026W48-00001", "412.64")
 
 
 def test_a_payout_to_a_tampered_iban_is_refused_before_it_is_written(home):
