@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from pipeline.ledger import open_ledger
-from pipeline.ledger.schema import cases, invoices
-from pipeline.stages import handoff, lifecycle
+from pipeline.ledger.schema import cases, invoices, payments
+from pipeline.stages import handoff, lifecycle, reconcile
 from tests.conftest import AS_OF, FAST_RETRIES, SFTP_CONNECTION, drop, run_ingest, use_connection
+from tests.integration.test_bank_payments import camt, drop_bank, entry
 from tests.integration.test_lifecycle import RATES, posted
 
 HEADER = ("invoice_number,invoice_date,due_date,amount,currency,debtor_id,debtor_type,debtor_name,debtor_national_id,"
@@ -86,6 +87,33 @@ def test_a_week_hands_over_the_eligible_case_and_tells_the_creditor_why_the_othe
     handoff.run(home, MONDAY, "week-51-third", week="2026-W51")
     assert (outbox / "court_handoff_alektum_2026W51.csv").read_bytes() == data
     assert lifecycle.run(home, date(2026, 12, 15), "day-2")["claims"] == 1   # only H-2 is still collected
+
+
+def test_a_payment_after_the_handoff_is_parked_for_the_partner_and_one_before_it_is_allocated(home):
+    """H-1 went to the partner on Monday 12-14: the debtor's 500.00 to our account on 12-15 is parked
+    (CASE_HANDED_OVER: the partner collects it now); H-2, approved but kept, still takes its 100.00."""
+    handoff.run(home, MONDAY, "week-51")
+    references = {number: reference_of(home, number) for number in ("H-1", "H-2")}
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", references["H-1"], value_date="2026-12-15"),
+                                     entry("E2", "100.00", references["H-2"], value_date="2026-12-15")))
+    result = reconcile.run(home, date(2026, 12, 15), "rec", settle_seconds=0)
+    assert (result["matched"], result["parked"]) == (1, 1)
+    engine = open_ledger(home)
+    with engine.connect() as conn:
+        judged = conn.execute(select(payments.c.bank_key, payments.c.rule, payments.c.parked_reason)
+                              .order_by(payments.c.id)).all()
+    engine.dispose()
+    assert [tuple(row) for row in judged] == [("BANK-E1", None, "CASE_HANDED_OVER"), ("BANK-E2", "REFERENCE", None)]
+    assert status(home, "H-1") == ("HANDED_OVER", MONDAY)
+
+
+def reference_of(home, number: str) -> str:
+    engine = open_ledger(home)
+    with engine.connect() as conn:
+        found = conn.execute(select(cases.c.payment_reference).join(invoices, invoices.c.case_id == cases.c.id)
+                             .where(invoices.c.invoice_number == number)).scalar_one()
+    engine.dispose()
+    return found
 
 
 class Stop(Exception):

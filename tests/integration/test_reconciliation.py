@@ -7,6 +7,8 @@ import csv
 import getpass
 import io
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -17,6 +19,7 @@ from sqlalchemy import func, select, update
 from pipeline.cli import main
 from pipeline.exports import utc_now
 from pipeline.ledger import open_ledger
+from pipeline.ledger import repository as repo
 from pipeline.ledger.balances import claim_balances, claim_ledgers
 from pipeline.ledger.postings import Component
 from pipeline.ledger.schema import cases, invoices, payments, postings
@@ -151,6 +154,38 @@ def test_a_report_that_does_not_add_up_fails_the_run_and_is_not_written(home, ca
     engine.dispose()
     assert main(["reconcile", "--as-of", AS_OF.isoformat(), "--settle-seconds", "0"]) == 0
     assert [line["amount"] for line in report(home)] == ["100.00", "100.00"]
+
+
+def test_two_workers_judging_the_same_payments_at_once_allocate_each_once(home, monkeypatch):
+    """Both workers read the same three unjudged payments before either writes (a barrier holds the first until
+    the second has read them too): the creditor's lock and the check under it let each payment be judged, and
+    its postings written, once: B-1's 100.00 pays 5.26 interest and 94.74 principal, not twice that."""
+    (_, b_ref), (_, c_ref) = case_of(home, "B-1"), case_of(home, "C-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "100.00", b_ref), entry("E2", "400.00", c_ref),
+                                     entry("E3", "50.00", text="thanks", payer="Somebody")))
+    reconcile.take_bank_files(home, AS_OF, "take", settle_seconds=0)
+    both_read = threading.Barrier(2)
+    unjudged = repo.unjudged_payments
+
+    def read_then_wait(conn):
+        waiting = unjudged(conn)
+        both_read.wait(timeout=60)
+        return waiting
+
+    monkeypatch.setattr(repo, "unjudged_payments", read_then_wait)
+    with ThreadPoolExecutor(2) as workers:
+        read = list(workers.map(lambda n: reconcile.judge_payments(home, AS_OF, f"worker-{n}"), (1, 2)))
+    assert [result["payments"] for result in read] == [3, 3]
+    assert posted(home, "B-1") == {("principal", None): 50000, ("interest", None): 526,
+                                   ("payment", "interest"): -526, ("payment", "principal"): -9474}
+    assert posted(home, "C-1") == {("principal", None): 30000, ("interest", None): 276,
+                                   ("payment", "interest"): -276, ("payment", "principal"): -30000}
+    with reading(home) as conn:
+        judged = conn.execute(select(payments.c.bank_key, payments.c.rule, payments.c.parked_reason,
+                                     payments.c.refund_due_minor).order_by(payments.c.id)).all()
+    assert [tuple(row) for row in judged] == [("BANK-E1", "REFERENCE", None, 0), ("BANK-E2", "REFERENCE", None, 9724),
+                                              ("BANK-E3", None, "NO_REFERENCE", 0)]
+    assert payment_counts(home) == dict(matched=2, parked=1, refunds_due=1)
 
 
 def test_a_statement_again_and_an_overlapping_one_change_nothing(home):
