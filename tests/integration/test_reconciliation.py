@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, event, func, select, update
 
 from pipeline.cli import main
 from pipeline.exports import utc_now
@@ -186,6 +186,29 @@ def test_two_workers_judging_the_same_payments_at_once_allocate_each_once(home, 
     assert [tuple(row) for row in judged] == [("BANK-E1", "REFERENCE", None, 0), ("BANK-E2", "REFERENCE", None, 9724),
                                               ("BANK-E3", None, "NO_REFERENCE", 0)]
     assert payment_counts(home) == dict(matched=2, parked=1, refunds_due=1)
+
+
+def test_judging_ten_times_the_payments_takes_no_more_statements(home):
+    """Matching and allocation are joins and bulk writes, never a query per payment: 3 payments and then 30 (by
+    reference, by text, and with nothing to go by) are judged with the same number of SQL statements."""
+    (a, a_ref), (b, _) = case_of(home, "A-1"), case_of(home, "B-1")
+
+    def statements_to_judge(statement: str, copies: int) -> int:
+        drop_bank(home, f"{statement}.xml", camt("053", statement, *(
+            entry(f"{statement}-{n}-{kind}", "1.00", a_ref if kind == "R" else "",
+                  text=f"sag {b}" if kind == "T" else "") for n in range(copies) for kind in "RTN")))
+        reconcile.take_bank_files(home, AS_OF, f"take-{statement}", settle_seconds=0)
+        executed = []
+        listen = lambda *args: executed.append(args[2])  # noqa: E731
+        event.listen(Engine, "before_cursor_execute", listen)
+        try:
+            result = reconcile.judge_payments(home, AS_OF, f"judge-{statement}")
+        finally:
+            event.remove(Engine, "before_cursor_execute", listen)
+        assert (result["matched"], result["parked"]) == (2 * copies, copies)
+        return len(executed)
+
+    assert statements_to_judge("S1", 1) == statements_to_judge("S2", 10)
 
 
 def test_a_statement_again_and_an_overlapping_one_change_nothing(home):
