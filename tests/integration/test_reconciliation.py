@@ -191,7 +191,7 @@ def test_two_workers_judging_the_same_payments_at_once_allocate_each_once(home, 
 def test_judging_ten_times_the_payments_takes_no_more_statements(home):
     """Matching and allocation are joins and bulk writes, never a query per payment: 3 payments and then 30 (by
     reference, by text, and with nothing to go by) are judged with the same number of SQL statements."""
-    (a, a_ref), (b, _) = case_of(home, "A-1"), case_of(home, "B-1")
+    (_, a_ref), (b, _) = case_of(home, "A-1"), case_of(home, "B-1")
 
     def statements_to_judge(statement: str, copies: int) -> int:
         drop_bank(home, f"{statement}.xml", camt("053", statement, *(
