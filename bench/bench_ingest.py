@@ -5,9 +5,11 @@ For N and 2N rows of the canonical layout (2 % bad rows) it times the ingest sta
 it wrote inserted into the ledger as it was, alone), each of the three timed `TIMED_RUNS` times and the fastest
 kept; then the re-ingest of the same rows in a file of other bytes (all duplicates), beside the first ingest;
 then one daily lifecycle run (`inkasso lifecycle`) over the claims taken, beside reading those claims from the
-ledger; then a camt.053 statement with a credit for every open case reconciled (`inkasso reconcile`), beside
-DuckDB joining the same payments and cases on the reference (and beside its floor: the statement read by lxml
-and the rows it wrote inserted, each alone). Last, on homes of their own, a week of eligible cases (ingested
+ledger. On a home of its own, N (and 2N) open cases, one claim each, and a camt.053 statement with a credit for
+every one of them reconciled (`inkasso reconcile`), beside DuckDB joining the same payments and cases on the
+reference (and beside its floor: the statement read by lxml and the rows it wrote inserted, each alone).
+Then 20,000 PEPPOL BIS 3 invoices, a file each, taken by `inkasso ingest` beside `lxml.etree.parse` of the same
+files. Last, on homes of their own, a week of eligible cases (ingested
 with national ids, approved for court by an instruction file, warned by the lifecycle) handed over by
 `inkasso handoff`, beside `pyarrow.csv.write_csv` writing the same lines, and a week of allocations settled by
 `inkasso settle`, beside `write_csv` of its lines (and beside its floor: the week's postings read and what the
@@ -15,7 +17,7 @@ run recorded inserted, each alone). ``--pg URL`` adds the ingest of N and 2N row
 PostgreSQL database on that server, beside reading the file and COPYing its rows into an unindexed table
 (and beside its floor, those rows COPYed alone into an empty ledger); ``--memory`` adds the ingest of
 10,000,000 rows, held to its peak memory; ``--ingest-only`` leaves out the other stages. ``--quick`` is the
-whole run on 50,000 rows (and a smaller handoff and settlement week), in a few minutes.
+whole run on 50,000 rows (and 500 UBL invoices, a smaller handoff and settlement week), in a few minutes.
 
 It prints rows/s, each stage's own peak memory and each ratio to its limit, how each stage's time grew from N
 to 2N rows, and writes the same to ``bench/results.json``.
@@ -46,7 +48,9 @@ ROWS, QUICK_ROWS, MEMORY_ROWS = 1_000_000, 50_000, 10_000_000
 MEMORY_LIMIT_BYTES = 1_500_000_000   # quality.md: 10,000,000 rows within 1.5 GB
 HANDOFF_CASES = 100_000   # the week of the handoff row (issue 18), whatever --rows
 SETTLEMENT_ALLOCATIONS, SETTLEMENT_CREDITORS = 1_000_000, 1_000   # the settlement row's week (issue 19)
-QUICK_HANDOFF_CASES, QUICK_SETTLEMENT = 5_000, (50_000, 50)
+UBL_DOCUMENTS = 20_000     # the UBL row: as many invoice documents, a file each (quality.md)
+QUICK_HANDOFF_CASES, QUICK_SETTLEMENT, QUICK_UBL_DOCUMENTS = 5_000, (50_000, 50), 500
+UBL_TEMPLATE = Path(__file__).parents[1] / "tests" / "data" / "ubl" / "own" / "acme_invoice.xml"
 RESULTS = Path(__file__).with_name("results.json")
 # the SQLite ingest, its floor and read_csv are each timed this often (each ingest on a fresh home) and the
 # fastest kept: alone, each of them varied by a quarter from one run to the next on a quiet machine
@@ -104,7 +108,7 @@ def timed(command: list[str], env: dict) -> tuple[float, int]:
 
 
 def sqlite_stages(rows: int, ingest_only: bool = False) -> list[Result]:
-    """Ingest, re-ingest, lifecycle and reconcile of ``rows`` generated invoice rows, on SQLite."""
+    """Ingest, re-ingest and lifecycle of ``rows`` generated invoice rows, on SQLite."""
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-"))
     try:
         data = work / "invoices.csv"
@@ -126,7 +130,7 @@ def sqlite_stages(rows: int, ingest_only: bool = False) -> list[Result]:
                        "≤ 0.5×")
         if ingest_only:
             return [first, again]
-        return [first, again, lifecycle(inkasso, env, work / "home"), reconciliation(inkasso, env, work)]
+        return [first, again, lifecycle(inkasso, env, work / "home")]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -200,6 +204,35 @@ def memory(rows: int = MEMORY_ROWS) -> Result:
         seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
         return Result("memory", "sqlite", rows, seconds, rss / 1024, "peak memory / 1.5 GB",
                       rss * 1024 / MEMORY_LIMIT_BYTES, "≤ 1×")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def ubl_ingest(documents: int = UBL_DOCUMENTS) -> Result:
+    """``documents`` PEPPOL BIS 3 invoices, a file each (the repository's own example, its number, debtor and amount
+    varied), taken by `inkasso ingest`, beside `lxml.etree.parse` of the same files (quality.md)."""
+    work = Path(tempfile.mkdtemp(prefix="inkasso-bench-ubl-"))
+    try:
+        inkasso, env = fresh_home(work / "home")
+        inbox = work / "home" / "creditors" / "bench" / "inbox"
+        inbox.mkdir(parents=True, exist_ok=True)
+        template = UBL_TEMPLATE.read_text(encoding="utf-8")
+        rng = random.Random(5)
+        for n in range(documents):
+            amount = rng.randint(10_000, 5_000_000)
+            (inbox / f"invoice_{n:06d}.xml").write_text(
+                template.replace("ACME-2026-0815", f"UBL-{n}").replace("K-4711", f"K-{n % (documents // 3 + 1)}")
+                .replace(">12500.00<", f">{amount // 100}.{amount % 100:02d}<"), encoding="utf-8")
+        parse = ("import sys, time; from pathlib import Path; from lxml import etree\n"
+                 "files = sorted(Path(sys.argv[1]).iterdir())\n"
+                 "started = time.perf_counter()\n"
+                 "for path in files:\n"
+                 "    etree.parse(str(path))\n"
+                 "print(time.perf_counter() - started)\n")
+        limit = float(subprocess.run([sys.executable, "-c", parse, str(inbox)], env=env, check=True,
+                                     capture_output=True, text=True).stdout)
+        seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
+        return Result("UBL ingest", "sqlite", documents, seconds, rss / 1024, "lxml parse", seconds / limit, "≤ 3×")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -425,24 +458,71 @@ def lifecycle(inkasso: str, env: dict, home: Path) -> Result:
     return Result("lifecycle", "sqlite", claims, seconds, rss / 1024, "read claims", seconds / limit, "no limit")
 
 
-def reconciliation(inkasso: str, env: dict, work: Path) -> Result:
-    """One camt.053 statement with a credit for every open case (90 % by reference, 5 % by amount and name,
-    5 % with nothing to go by), reconciled by `inkasso reconcile`, beside DuckDB joining the same payments
-    and cases on the reference; and beside the run's floor: lxml reading the statement, and SQLite inserting
-    the payments, postings and events the run wrote into the ledger as it was, each alone."""
+def reconciliation(cases: int) -> Result:
+    """``cases`` open cases of a home of their own, one claim each (taken by `inkasso ingest`), and one camt.053
+    statement with a credit for every one of them (90 % by reference, 5 % by amount and name, 5 % with nothing
+    to go by: quality.md), reconciled by `inkasso reconcile`, beside DuckDB joining the same payments and cases
+    on the reference; and beside the run's floor: lxml reading the statement, and SQLite inserting the payments,
+    postings and events the run wrote into the ledger as it was, each alone."""
+    work = Path(tempfile.mkdtemp(prefix="inkasso-bench-reconcile-"))
+    try:
+        home = work / "home"
+        inkasso, env = fresh_home(home)
+        (home / "rates.csv").write_text("country,valid_from,rate_pct,source\nDK,2026-07-01,1.60,bench\n")
+        inbox = home / "creditors" / "bench" / "inbox"
+        inbox.mkdir(parents=True, exist_ok=True)
+        _one_claim_each(inbox / "cases.csv", cases)
+        subprocess.run([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        statement, keys = home / "bank" / "inbox" / "camt053.xml", work / "payment_references.csv"
+        payments = _statement_for_open_cases(home, statement, keys)
+        database = home / "inkasso.db"
+        join = ("import duckdb, sqlite3, pyarrow as pa; "
+                f"rows = sqlite3.connect({str(database)!r}).execute('SELECT case_number, payment_reference "
+                "FROM cases').fetchall(); cases = pa.table({'case_number': [r[0] for r in rows], "
+                "'reference': [r[1] for r in rows]}); "
+                f"payments = duckdb.read_csv({str(keys)!r}, dtype={{'reference': 'VARCHAR'}}); "
+                "print(duckdb.sql('SELECT count(*) FROM payments JOIN cases USING (reference)').fetchall())")
+        limit, _ = timed([sys.executable, "-c", join], env)
+        before = work / "ledger-before-reconcile.db"
+        _copy_ledger(database, before)
+        parse = _parse_seconds(statement, env)
+        seconds, rss = timed([inkasso, "reconcile", "--settle-seconds", "0", "--as-of", AS_OF.isoformat()], env)
+        floor = parse + _insert_seconds(before, database, RECONCILE_TABLES, env, cache_kib=BULK_WRITE_CACHE_KIB)
+        return Result("reconcile", "sqlite", payments, seconds, rss / 1024, "DuckDB join", seconds / limit, "≤ 5×",
+                      f"{seconds / floor:.1f}x its floor, {floor:.1f} s (lxml parse, SQLite inserts, alone); "
+                      f"{_judged(database)}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _one_claim_each(path: Path, cases: int, seed: int = 13) -> None:
+    """``cases`` invoices of the canonical layout, each of a debtor of its own: as many open cases."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(HEADER)
+        for i in range(cases):
+            due = AS_OF - timedelta(days=rng.randint(20, 700))
+            amount = rng.randint(10_000, 5_000_000)
+            fh.write(f"INV-{i},{due - timedelta(days=30)},{due},{amount // 100}.{amount % 100:02d},DKK,D{i},"
+                     f"consumer,Debtor {i},Vej {i % 200},{1000 + i % 8000},By,DK,\n")
+
+
+def _statement_for_open_cases(home: Path, statement: Path, keys: Path) -> int:
+    """A camt.053 statement with a credit for every open case of the home's ledger, booked on AS_OF: 90 % by the
+    case's reference and its balance, 5 % with its balance and its debtor's name alone, 5 % of an amount drawn
+    at random from an unknown payer with no reference. ``keys`` gets each entry's reference (what DuckDB
+    joins). Returns the number of entries."""
     from pipeline.config import Settings
     from pipeline.ledger import open_ledger
     from pipeline.ledger.repository import collecting_case_totals
 
-    settings = Settings(work / "home", f"sqlite:///{work / 'home' / 'inkasso.db'}")
-    engine = open_ledger(settings)
+    engine = open_ledger(Settings(home, f"sqlite:///{home / 'inkasso.db'}"))
     with engine.connect() as conn:
         owed = collecting_case_totals(conn, AS_OF, ["OPEN"])
         references = dict(conn.execute(text("SELECT id, payment_reference FROM cases")).all())
     engine.dispose()
     rng = random.Random(11)
-    statement = work / "home" / "bank" / "inbox" / "camt053.xml"
-    keys = work / "payment_references.csv"
     with statement.open("w", encoding="utf-8") as xml, keys.open("w", encoding="utf-8") as csv_out:
         xml.write('<?xml version="1.0" encoding="UTF-8"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:'
                   'camt.053.001.02"><BkToCstmrStmt><GrpHdr><MsgId>B</MsgId><CreDtTm>2026-11-26T06:00:00</CreDtTm>'
@@ -461,20 +541,21 @@ def reconciliation(inkasso: str, env: dict, work: Path) -> Result:
                       '</RmtInf></TxDtls></NtryDtls></Ntry>')
             csv_out.write(f"{reference}\n")
         xml.write("</Stmt></BkToCstmrStmt></Document>")
-    database = work / "home" / "inkasso.db"
-    join = ("import duckdb, sqlite3, pyarrow as pa; "
-            f"rows = sqlite3.connect({str(database)!r}).execute('SELECT case_number, payment_reference FROM cases')"
-            ".fetchall(); cases = pa.table({'case_number': [r[0] for r in rows], 'reference': [r[1] for r in rows]}); "
-            f"payments = duckdb.read_csv({str(keys)!r}, dtype={{'reference': 'VARCHAR'}}); "
-            "print(duckdb.sql('SELECT count(*) FROM payments JOIN cases USING (reference)').fetchall())")
-    limit, _ = timed([sys.executable, "-c", join], env)
-    before = work / "ledger-before-reconcile.db"
-    _copy_ledger(database, before)
-    parse = _parse_seconds(statement, env)
-    seconds, rss = timed([inkasso, "reconcile", "--settle-seconds", "0", "--as-of", AS_OF.isoformat()], env)
-    floor = parse + _insert_seconds(before, database, RECONCILE_TABLES, env, cache_kib=BULK_WRITE_CACHE_KIB)
-    return Result("reconcile", "sqlite", len(owed), seconds, rss / 1024, "DuckDB join", seconds / limit, "≤ 5×",
-                  f"{seconds / floor:.1f}x its floor, {floor:.1f} s (lxml parse, SQLite inserts, alone)")
+    return len(owed)
+
+
+def _judged(database: Path) -> str:
+    """How the run judged the payments (the count of each matching rule and parked reason), and the postings and
+    case events it wrote."""
+    import sqlite3
+
+    with sqlite3.connect(database) as conn:
+        counts = conn.execute("SELECT coalesce(rule, parked_reason), count(*) FROM payments GROUP BY 1 "
+                              "ORDER BY 2 DESC").fetchall()
+        written = [conn.execute(f"SELECT count(*) FROM {table} WHERE run_id LIKE 'cli__reconcile__%'").fetchone()[0]
+                   for table in ("postings", "case_events")]
+    return ", ".join(f"{count:,} {how}" for how, count in counts) + (
+        f"; {written[0]:,} postings and {written[1]:,} case events written")
 
 
 def _copy_ledger(database: Path, copy: Path) -> None:
@@ -542,11 +623,14 @@ def main() -> None:
     runs: dict[int, list[Result]] = {}
     for n in (rows, 2 * rows):
         runs[n] = [show(result) for result in sqlite_stages(n, args.ingest_only)]
+        if not args.ingest_only:
+            runs[n].append(show(reconciliation(n)))
         if args.pg:
             runs[n].append(show(postgres_ingest(n, args.pg)))
-    once = [] if args.ingest_only else [
-        show(handoff(QUICK_HANDOFF_CASES if args.quick else HANDOFF_CASES)),
-        show(settlement(*(QUICK_SETTLEMENT if args.quick else (SETTLEMENT_ALLOCATIONS, SETTLEMENT_CREDITORS))))]
+    once = [show(ubl_ingest(QUICK_UBL_DOCUMENTS if args.quick else UBL_DOCUMENTS))]
+    if not args.ingest_only:
+        week = QUICK_SETTLEMENT if args.quick else (SETTLEMENT_ALLOCATIONS, SETTLEMENT_CREDITORS)
+        once += [show(handoff(QUICK_HANDOFF_CASES if args.quick else HANDOFF_CASES)), show(settlement(*week))]
     if args.memory:
         once.append(show(memory()))
     growth = {(single.stage, single.database): double.seconds / single.seconds
