@@ -111,6 +111,29 @@ def test_exact_partial_and_over_payments_are_allocated_and_the_rest_parked(home)
     assert (lines[0]["source"], lines[0]["source_key"], lines[-1]["payment_id"]) == ("camt053", "BANK-E1", "TOTAL")
 
 
+def test_a_payment_of_one_cases_balance_from_its_debtor_is_matched_by_amount_and_name(home):
+    """No reference: 500.00, B-1's balance as posted, from "Karen Nielsen" is B-1's (its interest, 5.26, is
+    brought to the value date first: 494.74 of principal); 300.00, C-1's balance, from someone whose name is
+    not Ole Olsen's is parked."""
+    b, _ = case_of(home, "B-1")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", payer="Karen Nielsen"),
+                                     entry("E2", "300.00", payer="Mette Lund")))
+    result = reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)
+    assert (result["matched"], result["parked"]) == (1, 1)
+    assert [[line[name] for name in PARTS] for line in report(home)][:2] == [
+        ["AMOUNT_AND_NAME", b, "500.00", "494.74", "5.26", "0.00", "0.00", "0.00", "0.00", ""],
+        ["", "", "300.00", "0.00", "0.00", "0.00", "0.00", "0.00", "300.00", "NO_REFERENCE"]]
+
+
+def test_an_amount_two_cases_owe_to_debtors_of_like_names_is_parked_ambiguous(home):
+    """D-1 (Karen Nielsen, another debtor) owes 500.00 like B-1: a payment of 500.00 from "Karen Nielsen"
+    with nothing else to go by fits both and is parked AMBIGUOUS."""
+    claims(home, "acme", "D-1,2026-09-15,2026-10-15,500.00,DKK,D7,consumer,Karen Nielsen,Vej 7,8000,Aarhus C,DK,,")
+    drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", payer="Karen Nielsen")))
+    assert reconcile.run(home, AS_OF, "rec-1", settle_seconds=0)["parked"] == 1
+    assert [line["parked_reason"] for line in report(home)] == ["AMBIGUOUS", ""]
+
+
 def test_payments_allocated_in_batches_of_one_keep_a_cases_payments_together(home, monkeypatch):
     """Batches of one payment: A-1's exact payment in a transaction of its own; B-1's two in one, in their
     order: 100.00 pays its interest of 5.26 and 94.74, then 500.00 finds 405.26 left, pays it and closes the

@@ -585,7 +585,9 @@ def test_any_allocations_over_any_weekly_runs_are_settled_once_and_balance(event
     """Each example is a fresh ledger (SQLite): payments, direct payments and withdrawals over four weeks, each
     week settled or not (a week not settled goes into the next one that is), then a last week that sweeps.
     Every settleable posting is settled exactly once; each line's net is its share less commission, VAT and
-    fees; and what was paid out, invoiced and is still carried is, per creditor, the sum of every line's net."""
+    fees; and what was paid out, invoiced and is still carried is, per creditor, the sum of every line's net;
+    each week's payout file (valid against the XSD) pays exactly its summary's positive nets, and a week with
+    none has no payout file."""
     home = fresh_home(REGISTRY.replace('SE = "10"', 'SE = "12"'))
     claims(home, "acme", "A-1,2026-09-01,2026-10-01,2000.00,DKK,D1,consumer,Jens Hansen,Vej 1,2100,Kbh Ø,DK,,",
            "B-1,2026-03-15,2026-04-15,500.00,DKK,D2,consumer,Karen Nielsen,Vej 2,2100,Kbh Ø,DK,,",
@@ -619,7 +621,7 @@ def test_any_allocations_over_any_weekly_runs_are_settled_once_and_balance(event
         periods = sorted({row.period for row in rows})
         lines = pd.concat([book.lines_of(conn, period) for period in periods] or [pd.DataFrame(
             columns=["creditor_id", "creditor_share", "commission", "vat", "fees_due", "net_to_creditor"])])
-        summaries = [summary for period in periods for summary in settle.summary_rows(conn, period)]
+        summaries = {period: settle.summary_rows(conn, period) for period in periods}
     assert (lines["net_to_creditor"] == lines["creditor_share"] - lines["commission"] - lines["vat"]
             - lines["fees_due"]).all()
     for creditor in ("acme", "svea"):
@@ -628,5 +630,14 @@ def test_any_allocations_over_any_weekly_runs_are_settled_once_and_balance(event
         still_carried = mine[-1].net_payout if mine and mine[-1].outcome == "CARRIED" else 0
         assert paid_or_invoiced + still_carried == lines.loc[lines["creditor_id"] == creditor,
                                                              "net_to_creditor"].sum()
-    assert all(summary["net_payout"] > 0 for summary in summaries if summary["outcome"] == "PAYOUT")
+    for period, rows_of_week in summaries.items():
+        paid = [summary for summary in rows_of_week if summary["outcome"] == "PAYOUT"]
+        assert all(summary["net_payout"] > 0 for summary in paid)
+        if paid:
+            file = payouts(home, period)
+            assert sorted((amount, currency) for _, amount, currency, *_ in file["transfers"]) == sorted(
+                (format_minor(summary["net_payout"], summary["currency"]), summary["currency"]) for summary in paid)
+            assert file["count"] == str(len(paid))
+        else:
+            assert not (home.home / "finance" / "outbox" / f"payouts_{period}.xml").exists()
     shutil.rmtree(home.home.parent, ignore_errors=True)
