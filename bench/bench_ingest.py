@@ -52,6 +52,7 @@ UBL_DOCUMENTS = 20_000     # the UBL row: as many invoice documents, a file each
 QUICK_HANDOFF_CASES, QUICK_SETTLEMENT, QUICK_UBL_DOCUMENTS = 5_000, (50_000, 50), 500
 UBL_TEMPLATE = Path(__file__).parents[1] / "tests" / "data" / "ubl" / "own" / "acme_invoice.xml"
 RESULTS = Path(__file__).with_name("results.json")
+RATES_CSV = "country,valid_from,rate_pct,source\nDK,2026-07-01,1.60,bench\n"   # the reference rate of the claims
 # the SQLite ingest, its floor and read_csv are each timed this often (each ingest on a fresh home) and the
 # fastest kept: alone, each of them varied by a quarter from one run to the next on a quiet machine
 TIMED_RUNS = 2
@@ -305,6 +306,16 @@ def command_on(home: Path, database_url: str | None = None) -> tuple[str, dict]:
     return str(Path(sys.executable).parent / "inkasso"), env
 
 
+def _home_with_rates(home: Path) -> tuple[str, dict, Path]:
+    """A fresh home with the bench's reference rates: the `inkasso` command, its environment and the bench
+    creditor's inbox."""
+    inkasso, env = fresh_home(home)
+    (home / "rates.csv").write_text(RATES_CSV)
+    inbox = home / "creditors" / "bench" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    return inkasso, env, inbox
+
+
 def handoff(cases: int = HANDOFF_CASES) -> Result:
     """A week of ``cases`` eligible cases (one claim each, a Danish consumer with a CPR number), taken by
     `inkasso ingest`, approved for court by an instruction file and warned by `inkasso lifecycle`, then
@@ -313,10 +324,7 @@ def handoff(cases: int = HANDOFF_CASES) -> Result:
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-handoff-"))
     try:
         home = work / "home"
-        inkasso, env = fresh_home(home)
-        (home / "rates.csv").write_text("country,valid_from,rate_pct,source\nDK,2026-07-01,1.60,bench\n")
-        inbox = home / "creditors" / "bench" / "inbox"
-        inbox.mkdir(parents=True, exist_ok=True)
+        inkasso, env, inbox = _home_with_rates(home)
         with (inbox / "approved.csv").open("w", encoding="utf-8") as fh:
             fh.write("invoice_number,invoice_date,due_date,amount,currency,debtor_id,debtor_type,debtor_name,"
                      "debtor_national_id,debtor_address_line1,debtor_postcode,debtor_city,debtor_country\n")
@@ -446,7 +454,7 @@ def _write_csv_seconds(written: Path, copy: Path, env: dict) -> float:
 
 def lifecycle(inkasso: str, env: dict, home: Path) -> Result:
     """One daily lifecycle run over every open claim, beside reading those claims from the ledger."""
-    (home / "rates.csv").write_text("country,valid_from,rate_pct,source\nDK,2026-07-01,1.60,bench\n")
+    (home / "rates.csv").write_text(RATES_CSV)
     read = ("from pipeline.config import Settings; from pipeline.ledger import open_ledger; "
             "from pipeline.ledger.repository import lifecycle_claims; "
             "engine = open_ledger(Settings.from_env()); conn = engine.connect(); "
@@ -467,10 +475,7 @@ def reconciliation(cases: int) -> Result:
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-reconcile-"))
     try:
         home = work / "home"
-        inkasso, env = fresh_home(home)
-        (home / "rates.csv").write_text("country,valid_from,rate_pct,source\nDK,2026-07-01,1.60,bench\n")
-        inbox = home / "creditors" / "bench" / "inbox"
-        inbox.mkdir(parents=True, exist_ok=True)
+        inkasso, env, inbox = _home_with_rates(home)
         _one_claim_each(inbox / "cases.csv", cases)
         subprocess.run([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env=env, check=True,
                        stdout=subprocess.DEVNULL)
