@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, func, or_, select
 
 from pipeline.ledger.balances import open_balances
+from pipeline.ledger.repository import in_suspense
 from pipeline.ledger.schema import case_events, cases, creditors, debtors, ingested_files, invoices, payments
 from pipeline.money import format_minor
 
@@ -32,7 +33,7 @@ def _payments(count) -> dict:
     parked payment an operator refunded), and those paid to the creditor directly."""
     taken_back = select(payments.c.reverses_id).where(payments.c.reverses_id.is_not(None))
     return {"matched": count(payments, or_(payments.c.rule.is_not(None), payments.c.resolved_case_id.is_not(None))),
-            "parked": count(payments, payments.c.parked_reason.is_not(None), payments.c.resolved_at.is_(None)),
+            "parked": count(payments, in_suspense()),
             "refunds_due": count(payments, or_(and_(payments.c.refund_due_minor > 0, payments.c.id.not_in(taken_back)),
                                                payments.c.resolved_refund_minor > 0)),
             "direct": count(case_events, case_events.c.kind == "paid_directly")}

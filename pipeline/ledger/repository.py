@@ -655,13 +655,17 @@ def payment_row(conn: Connection, payment_id: int):
     return conn.execute(select(payments).where(payments.c.id == payment_id)).first()
 
 
+def in_suspense():
+    """The condition of a payment in suspense: parked, and no operator has worked it yet."""
+    return and_(payments.c.parked_reason.is_not(None), payments.c.resolved_at.is_(None))
+
+
 def parked_payments(conn: Connection) -> list:
-    """The parked payments no operator has worked yet, oldest first."""
+    """The payments in suspense, oldest first."""
     return conn.execute(select(payments.c.id, payments.c.value_date, payments.c.amount_minor, payments.c.currency,
                                payments.c.payer_name, payments.c.reference, payments.c.remittance_text,
                                payments.c.parked_reason)
-                        .where(payments.c.parked_reason.is_not(None), payments.c.resolved_at.is_(None))
-                        .order_by(payments.c.value_date, payments.c.id)).all()
+                        .where(in_suspense()).order_by(payments.c.value_date, payments.c.id)).all()
 
 
 def resolve_payment(conn: Connection, payment_id: int, day: date, case_id: int | None, refund_minor: int, by: str,
