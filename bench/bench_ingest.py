@@ -124,7 +124,7 @@ def sqlite_stages(rows: int, ingest_only: bool = False) -> list[Result]:
                        f"alone); each the fastest of {TIMED_RUNS}")
         # the same rows again in a file of other bytes (CRLF line ends): the same file again would be
         # recognised by its SHA-256 and not read at all
-        inbox = work / "home" / "creditors" / "bench" / "inbox"
+        inbox = bench_inbox(work / "home")
         (inbox / "again.csv").write_bytes(data.read_bytes().replace(b"\n", b"\r\n"))
         seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
         again = Result("re-ingest", "sqlite", rows, seconds, rss / 1024, "first ingest", seconds / first.seconds,
@@ -147,10 +147,9 @@ def _first_ingest(data: Path, home: Path, last: bool) -> Timing:
     """`inkasso ingest` of ``data`` on a fresh home, and its floor: the rows it wrote inserted alone into the
     ledger as it was before. The home is removed unless it is the ``last``, on which the bench goes on."""
     inkasso, env = fresh_home(home)
-    inbox, database = home / "creditors" / "bench" / "inbox", home / "inkasso.db"
+    database = home / "inkasso.db"
     before = home.with_name(f"{home.name}-ledger-before-ingest.db")
-    inbox.mkdir(parents=True, exist_ok=True)
-    shutil.copy(data, inbox / "first.csv")
+    shutil.copy(data, bench_inbox(home) / "first.csv")
     _copy_ledger(database, before)
     seconds, kib = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
     floor = _insert_seconds(before, database, INGEST_TABLES, env, cache_kib=BULK_WRITE_CACHE_KIB)
@@ -176,8 +175,7 @@ def postgres_ingest(rows: int, url: str) -> Result:
         data = work / "invoices.csv"
         generate(data, rows)
         inkasso, env = fresh_home(work / "home", database_url=database_url)
-        inbox = work / "home" / "creditors" / "bench" / "inbox"
-        inbox.mkdir(parents=True, exist_ok=True)
+        inbox = bench_inbox(work / "home")
         shutil.copy(data, inbox / "first.csv")
         limit = _read_and_copy_seconds(data, database_url, env)
         seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
@@ -199,8 +197,7 @@ def memory(rows: int = MEMORY_ROWS) -> Result:
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-memory-"))
     try:
         inkasso, env = fresh_home(work / "home")
-        inbox = work / "home" / "creditors" / "bench" / "inbox"
-        inbox.mkdir(parents=True, exist_ok=True)
+        inbox = bench_inbox(work / "home")
         generate(inbox / "first.csv", rows)
         seconds, rss = timed([inkasso, "ingest", "--as-of", AS_OF.isoformat()], env)
         return Result("memory", "sqlite", rows, seconds, rss / 1024, "peak memory / 1.5 GB",
@@ -215,8 +212,7 @@ def ubl_ingest(documents: int = UBL_DOCUMENTS) -> Result:
     work = Path(tempfile.mkdtemp(prefix="inkasso-bench-ubl-"))
     try:
         inkasso, env = fresh_home(work / "home")
-        inbox = work / "home" / "creditors" / "bench" / "inbox"
-        inbox.mkdir(parents=True, exist_ok=True)
+        inbox = bench_inbox(work / "home")
         template = UBL_TEMPLATE.read_text(encoding="utf-8")
         rng = random.Random(5)
         for n in range(documents):
@@ -306,14 +302,19 @@ def command_on(home: Path, database_url: str | None = None) -> tuple[str, dict]:
     return str(Path(sys.executable).parent / "inkasso"), env
 
 
+def bench_inbox(home: Path) -> Path:
+    """The bench creditor's inbox in ``home``, made if it is not there."""
+    inbox = home / "creditors" / "bench" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    return inbox
+
+
 def _home_with_rates(home: Path) -> tuple[str, dict, Path]:
     """A fresh home with the bench's reference rates: the `inkasso` command, its environment and the bench
     creditor's inbox."""
     inkasso, env = fresh_home(home)
     (home / "rates.csv").write_text(RATES_CSV)
-    inbox = home / "creditors" / "bench" / "inbox"
-    inbox.mkdir(parents=True, exist_ok=True)
-    return inkasso, env, inbox
+    return inkasso, env, bench_inbox(home)
 
 
 def handoff(cases: int = HANDOFF_CASES) -> Result:
