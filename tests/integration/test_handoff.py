@@ -22,6 +22,7 @@ from pipeline.stages import handoff, lifecycle, reconcile
 from tests.conftest import AS_OF, FAST_RETRIES, SFTP_CONNECTION, drop, run_ingest, use_connection
 from tests.integration.test_bank_payments import camt, drop_bank, entry
 from tests.integration.test_lifecycle import RATES, posted
+from tests.integration.test_reconciliation import case_of
 
 HEADER = ("invoice_number,invoice_date,due_date,amount,currency,debtor_id,debtor_type,debtor_name,debtor_national_id,"
           "debtor_address_line1,debtor_postcode,debtor_city,debtor_country\n")
@@ -93,7 +94,7 @@ def test_a_payment_after_the_handoff_is_parked_for_the_partner_and_one_before_it
     """H-1 went to the partner on Monday 12-14: the debtor's 500.00 to our account on 12-15 is parked
     (CASE_HANDED_OVER: the partner collects it now); H-2, approved but kept, still takes its 100.00."""
     handoff.run(home, MONDAY, "week-51")
-    references = {number: reference_of(home, number) for number in ("H-1", "H-2")}
+    references = {number: case_of(home, number)[1] for number in ("H-1", "H-2")}
     drop_bank(home, "stmt.xml", camt("053", "S1", entry("E1", "500.00", references["H-1"], value_date="2026-12-15"),
                                      entry("E2", "100.00", references["H-2"], value_date="2026-12-15")))
     result = reconcile.run(home, date(2026, 12, 15), "rec", settle_seconds=0)
@@ -105,15 +106,6 @@ def test_a_payment_after_the_handoff_is_parked_for_the_partner_and_one_before_it
     engine.dispose()
     assert [tuple(row) for row in judged] == [("BANK-E1", None, "CASE_HANDED_OVER"), ("BANK-E2", "REFERENCE", None)]
     assert status(home, "H-1") == ("HANDED_OVER", MONDAY)
-
-
-def reference_of(home, number: str) -> str:
-    engine = open_ledger(home)
-    with engine.connect() as conn:
-        found = conn.execute(select(cases.c.payment_reference).join(invoices, invoices.c.case_id == cases.c.id)
-                             .where(invoices.c.invoice_number == number)).scalar_one()
-    engine.dispose()
-    return found
 
 
 class Stop(Exception):

@@ -197,8 +197,8 @@ def test_two_workers_judging_the_same_payments_at_once_allocate_each_once(home, 
 
     monkeypatch.setattr(repo, "unjudged_payments", read_then_wait)
     with ThreadPoolExecutor(2) as workers:
-        read = list(workers.map(lambda n: reconcile.judge_payments(home, AS_OF, f"worker-{n}"), (1, 2)))
-    assert [result["payments"] for result in read] == [3, 3]
+        results = list(workers.map(lambda n: reconcile.judge_payments(home, AS_OF, f"worker-{n}"), (1, 2)))
+    assert [result["payments"] for result in results] == [3, 3]
     assert posted(home, "B-1") == {("principal", None): 50000, ("interest", None): 526,
                                    ("payment", "interest"): -526, ("payment", "principal"): -9474}
     assert posted(home, "C-1") == {("principal", None): 30000, ("interest", None): 276,
