@@ -241,7 +241,8 @@ def _insert_prepared(conn: Connection, table: Table, names: list[str], rows: lis
                 for row in rows:
                     copy.write_row(row)
     else:
-        _executemany(conn, f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({{params}})", len(names), rows)
+        marks = ", ".join("?" * len(names))
+        _executemany(conn, f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", rows)
 
 
 def post(conn: Connection, **columns) -> None:
@@ -266,11 +267,11 @@ def insert_invoices(conn: Connection, **columns) -> list[int]:
     return ids
 
 
-def _executemany(conn: Connection, sql: str, width: int, rows: list[tuple]) -> None:
-    marker = "%s" if conn.dialect.name == "postgresql" else "?"
+def _executemany(conn: Connection, sql: str, rows: list[tuple]) -> None:
+    """``sql`` (our own names, a ``?`` per value) run by the driver's cursor for each row: no SQLAlchemy per row."""
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql.format(params=", ".join([marker] * width)), rows)
+        cursor.executemany(sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql, rows)
     finally:
         cursor.close()
 
@@ -429,10 +430,16 @@ def lifecycle_claims(conn: Connection, creditor_id: str) -> list:
 
 
 def claims_of_cases(conn: Connection, case_ids: Sequence[int]) -> list:
-    """The same for the claims of the given cases."""
+    """The claims (not credit notes) of the given cases, with what an allocation needs of their case; each
+    case's oldest first."""
+    query = (select(invoices.c.id, invoices.c.invoice_number, invoices.c.case_id, invoices.c.due_date,
+                    invoices.c.disputed_since, invoices.c.time_barred_on, cases.c.status, cases.c.country,
+                    cases.c.currency)
+             .join(cases, cases.c.id == invoices.c.case_id).where(invoices.c.document_type == "invoice")
+             .order_by(invoices.c.case_id, invoices.c.due_date, invoices.c.id))
     rows = []
     for chunk in _chunks(list(case_ids)):
-        rows += conn.execute(_claims_query().where(invoices.c.case_id.in_(chunk))).all()
+        rows += conn.execute(query.where(invoices.c.case_id.in_(chunk))).all()
     return rows
 
 
@@ -538,12 +545,16 @@ def collecting_case_totals(conn: Connection, day: date, states: Sequence[str]) -
 
 
 def judge_payments(conn: Connection, judged: Sequence[dict]) -> None:
-    """``judged``: dicts of payment, day, judged_rule, case, reason, refund, reverses (the bindings' names)."""
+    """``judged``: dicts of payment, day, judged_rule, case, reason, refund, reverses. The payment a reversal
+    took back is set apart, for the reversals alone: on SQLite, a foreign key in the ``SET`` list is checked
+    even when it is set to nothing (1.4 s of 3.8 s for 200,000 payments)."""
     if judged:
-        conn.execute(update(payments).where(payments.c.id == bindparam("payment")).values(
-            judged_on=bindparam("day"), rule=bindparam("judged_rule"), case_id=bindparam("case"),
-            parked_reason=bindparam("reason"), refund_due_minor=bindparam("refund"),
-            reverses_id=bindparam("reverses")), list(judged))
+        _executemany(conn, "UPDATE payments SET judged_on = ?, rule = ?, case_id = ?, parked_reason = ?, "
+                           "refund_due_minor = ? WHERE id = ?",
+                     [(one["day"], one["judged_rule"], one["case"], one["reason"], one["refund"], one["payment"])
+                      for one in judged])
+        _executemany(conn, "UPDATE payments SET reverses_id = ? WHERE id = ?",
+                     [(one["reverses"], one["payment"]) for one in judged if one["reverses"] is not None])
 
 
 def unjudged_ids(conn: Connection, payment_ids: Sequence[int]) -> set[int]:

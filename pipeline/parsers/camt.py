@@ -343,7 +343,7 @@ class _Paths:
         self.prefix = prefix
         if found is None:
             found = {}
-            _walk(elem, "", found)
+            _walk(elem, found)
         self.found = found
 
     def under(self, path: str) -> "_Paths":
@@ -365,13 +365,15 @@ class _Paths:
         return [text for found in self.all(path) if (text := (found.text or "").strip())]
 
 
-def _walk(elem, prefix: str, found: dict[str, list]) -> None:
-    for child in elem:
+def _walk(elem, found: dict[str, list]) -> None:
+    """Each descendant under the path of its parent's: one pass in document order, no recursion."""
+    paths = {elem: ""}
+    for child in elem.iterdescendants():
         tag = child.tag
         if isinstance(tag, str):   # not a comment or processing instruction
-            path = prefix + tag[tag.rfind("}") + 1:]
+            path = paths[child.getparent()] + tag[tag.rfind("}") + 1:]
+            paths[child] = path + "/"
             found.setdefault(path, []).append(child)
-            _walk(child, path + "/", found)
 
 
 @lru_cache(maxsize=None)

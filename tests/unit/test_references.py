@@ -6,12 +6,13 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 from stdnum import iso11649, luhn
 
-from pipeline.references import (InvalidReference, case_number_from_reference, fik_payment_id, ocr_reference,
-                                 reference_for, references_for, rf_reference)
+from pipeline.references import (InvalidReference, case_number_from_reference, case_numbers_from_references,
+                                 fik_payment_id, ocr_reference, reference_for, references_for, rf_reference)
 
 # case numbers as the ledger makes them (10,000,000 + id), up to 12 digits: a 13-digit one would make a 15-digit
 # OCR reference, which cannot be told from a FIK payment id (reported as a known limit)
 CASE_NUMBERS = st.integers(10_000_000, 10**12 - 1).map(str)
+DIGITS = st.text(alphabet="0123456789", min_size=1, max_size=23)   # any case number an OCR reference can hold
 
 
 @pytest.mark.parametrize(("fik", "case_number"), [("026840149965328", "2684014996532"),
@@ -98,6 +99,39 @@ def test_invalid_references_are_refused_with_a_reason(reference, message):
     with pytest.raises(InvalidReference) as caught:
         case_number_from_reference(reference)
     assert str(caught.value) == message
+    assert case_numbers_from_references([reference]) == [None]
+
+
+def _one_at_a_time(reference: str) -> str | None:
+    try:
+        return case_number_from_reference(reference)
+    except InvalidReference:
+        return None
+
+
+def _as_written(reference: str, mutation: tuple[int, str], spaced: bool, line: bool) -> str:
+    """A reference as a payer might write it: maybe one character replaced, in groups of four, as a FIK line."""
+    position, character = mutation
+    written = reference[:position % len(reference)] + character + reference[position % len(reference) + 1:] \
+        if character else reference
+    if spaced:
+        written = " ".join(written[i:i + 4] for i in range(0, len(written), 4)).lower()
+    return f"+71<{written}+" if line else written
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.builds(_as_written,
+              st.one_of(st.builds(reference_for, st.just("DK"), DIGITS.filter(lambda number: len(number) <= 14)),
+                        st.builds(reference_for, st.sampled_from(["SE", "NO"]), DIGITS)),
+              st.tuples(st.integers(0, 30), st.sampled_from(["", "", "0", "7", "9", "x", "٣", "R"])),
+              st.booleans(), st.booleans()),
+    st.text(alphabet="0123456789 +<RFrf٣", max_size=27)), max_size=40))
+def test_a_runs_references_read_at_once_name_the_cases_each_names_alone(references):
+    """Valid references of every kind (leading zeros, every length, the longest OCR), the same with one character
+    wrong (a digit, a letter, a non-ASCII digit), spaced, lower case, as FIK lines, and any text of their
+    characters."""
+    assert case_numbers_from_references(references) == [_one_at_a_time(reference) for reference in references]
 
 
 def test_case_numbers_that_do_not_fit():

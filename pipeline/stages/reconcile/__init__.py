@@ -16,6 +16,7 @@ whose report has not gone out. So a payment judged after a day's report left is 
 every payment is on exactly one report; each line adds up, and a report that does not is never written."""
 from __future__ import annotations
 
+from collections import namedtuple
 from contextlib import closing
 from datetime import date, timedelta
 from time import time
@@ -44,6 +45,7 @@ from pipeline.transport.parties import open_party_files
 
 BANK = Party("bank", "bank", "bank", "bank")
 ALLOCATION_BATCH = 10_000   # payments allocated in one transaction (a case's all in one)
+ALLOCATED = ["id", "case_id", "rule", "amount_minor", "value_date", "remittance_text", "reversal"]
 
 
 def take_bank_files(settings: Settings, as_of: date, run_id: str, settle_seconds: int | None = None,
@@ -172,17 +174,24 @@ def judge(engine: Engine, rates: ReferenceRates, as_of: date, run_id: str) -> di
         still = repo.unjudged_ids(conn, parked["id"].tolist())
         repo.judge_payments(conn, [dict(payment=row.id, day=day, judged_rule=None, case=row.case_id,
                                         reason=row.parked_reason, refund=0, reverses=None)
-                                   for row in parked.itertuples() if row.id in still])
+                                   for row in _rows(parked, ["id", "case_id", "parked_reason"]) if row.id in still])
         exports.owe(conn, Report.owed(day, run_id))
     late_parked = 0
     with engine.connect() as conn, repo.bulk_writes(conn):
         for creditor_id, payments in matched.groupby(matched["case_id"].map(creditor_of)):
             for batch in allocation_batches(payments):
                 with conn.begin():
-                    done = CreditorPayments(conn, creditor_id, day, run_id, rates).run(list(batch.itertuples()))
+                    done = CreditorPayments(conn, creditor_id, day, run_id, rates).run(_rows(batch, ALLOCATED))
                     late_parked += sum(one.reason is not None for one in done)
                     exports.owe(conn, Report.owed(day, run_id))
     return dict(payments=len(rows), matched=len(matched) - late_parked, parked=len(rows) - len(matched) + late_parked)
+
+
+def _rows(frame: pd.DataFrame, names: list[str]) -> list:
+    """The frame's rows as named tuples of those columns, made from each column's Python values at once (pandas'
+    ``itertuples`` takes a text column's values one by one from Arrow)."""
+    row = namedtuple("Row", names)
+    return list(map(row._make, zip(*(frame[name].tolist() for name in names))))
 
 
 def allocation_batches(payments: pd.DataFrame) -> list[pd.DataFrame]:

@@ -26,7 +26,7 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from pipeline import case_states
-from pipeline.references import InvalidReference, case_number_from_reference
+from pipeline.references import case_numbers_from_references
 
 REFERENCE, TEXT_REFERENCE, AMOUNT_AND_NAME, MANUAL = "REFERENCE", "TEXT_REFERENCE", "AMOUNT_AND_NAME", "MANUAL"
 PARTNER = "PARTNER"   # a partner's remittance line names its case (`remittances`)
@@ -42,12 +42,13 @@ NO_CASE = (NO_REFERENCE, UNKNOWN_REFERENCE, AMBIGUOUS)
 def reference_case_number(reference: str) -> str | None:
     """The case number a reference names, check digits verified; None when it names none. A FIK written as
     the full line ``+71<payment id+creditor number<`` or as ``71/payment id`` is understood."""
-    compact = "".join(reference.split()).upper()
-    fik = FIK_FORMS.match(compact)
-    try:
-        return case_number_from_reference(fik.group(1) if fik else compact)
-    except InvalidReference:
-        return None
+    return reference_case_numbers([reference])[0]
+
+
+def reference_case_numbers(references: list[str]) -> list[str | None]:
+    """`reference_case_number` of each of a run's references, read at once."""
+    compact = ["".join(reference.split()).upper() for reference in references]
+    return case_numbers_from_references([fik.group(1) if (fik := FIK_FORMS.match(ref)) else ref for ref in compact])
 
 
 def match(payments: pd.DataFrame, cases_by_number: Callable[[list[str]], pd.DataFrame],
@@ -59,12 +60,14 @@ def match(payments: pd.DataFrame, cases_by_number: Callable[[list[str]], pd.Data
     Per payment (same index): ``case_id`` (also of a case that cannot take it), ``rule`` (when matched) or
     ``parked_reason``."""
     number = _by_reference(payments)
-    number = number.where(number.isin(set(cases_by_number(number.dropna().unique().tolist())["case_number"])))
+    named = cases_by_number(number.dropna().unique().tolist())
+    number = number.where(number.isin(set(named["case_number"])))
     rule = pd.Series(None, index=payments.index, dtype=object).mask(number.notna(), REFERENCE)
     text_number, text_ambiguous = _by_text(payments, number.isna(), cases_by_number)
     rule = rule.mask(number.isna() & text_number.notna(), TEXT_REFERENCE)
     number = number.fillna(text_number)
-    cases = cases_by_number(number.dropna().unique().tolist()).set_index("case_number")
+    cases = pd.concat([named, cases_by_number(text_number.dropna().unique().tolist())]) \
+        .drop_duplicates("case_number").set_index("case_number")
     case_id = number.map(cases["case_id"]).astype(object)
     by_amount, amount_ambiguous = _by_amount_and_name(payments[case_id.isna() & ~text_ambiguous], totals_on)
     case_id.loc[by_amount.index] = by_amount
@@ -78,13 +81,13 @@ def match(payments: pd.DataFrame, cases_by_number: Callable[[list[str]], pd.Data
 
 def _objects(values: pd.Series) -> pd.Series:
     """Python values, None where there is none (not NaN or NA): the rows are written as they are."""
-    return pd.Series([None if pd.isna(value) else getattr(value, "item", lambda: value)() for value in values],
-                     index=values.index, dtype=object)
+    return pd.Series(values.to_numpy(dtype=object, na_value=None), index=values.index, dtype=object)
 
 
 def _by_reference(payments: pd.DataFrame) -> pd.Series:
     references = payments["reference"].fillna("")
-    numbers = {reference: reference_case_number(reference) for reference in references.unique() if reference}
+    written = [reference for reference in references.unique() if reference]
+    numbers = dict(zip(written, reference_case_numbers(written)))
     return references.map(numbers).astype(object).where(references != "", None)
 
 
@@ -92,7 +95,8 @@ def _by_text(payments: pd.DataFrame, wanted: pd.Series, cases_by_number) -> tupl
     """The one case the text names (a reference, else a bare case number), and whether it names several."""
     tokens = payments.loc[wanted, "remittance_text"].fillna("").str.upper().str.findall(TEXT_TOKENS).explode()
     tokens = tokens.dropna()
-    readings = {token: reference_case_number(token) for token in tokens.unique()}
+    unique = tokens.unique().tolist()
+    readings = dict(zip(unique, reference_case_numbers(unique)))
     candidates = pd.concat([tokens.map(readings).dropna(), tokens]).rename("case_number")
     known = set(cases_by_number(candidates.unique().tolist())["case_number"])
     named = candidates[candidates.isin(known)].groupby(level=0).unique()
