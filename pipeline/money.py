@@ -15,6 +15,7 @@ The exceptions we must know are listed here; every other ISO 4217 code has two.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 import pycountry
 
@@ -27,6 +28,7 @@ _MINOR_DIGITS = {
 }
 
 
+@lru_cache(maxsize=1024)   # a bank file asks for the same few codes a million times
 def is_currency(code: str) -> bool:
     """True for an active ISO 4217 alphabetic code such as ``DKK``."""
     return len(code) == 3 and code.isupper() and pycountry.currencies.get(alpha_3=code) is not None

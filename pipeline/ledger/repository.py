@@ -580,6 +580,11 @@ def postings_of_payment(conn: Connection, payment_id: int) -> list:
         postings.c.payment_id == payment_id, postings.c.kind == "payment").order_by(postings.c.id)).all()
 
 
+REPORTED_PAYMENT_COLUMNS = ("id", "source", "bank_key", "value_date", "amount_minor", "currency", "payer_name",
+                            "reference", "rule", "parked_reason", "refund_due_minor", "resolved_case_id",
+                            "resolved_refund_minor")
+
+
 def reconciliation_frames(conn: Connection, day: date) -> Iterator[pd.DataFrame]:
     """The report lines of ``day`` as columns, streamed: the payments judged that day, in id order, then those
     an operator resolved that day (``manual`` true); each with its case number and, per component it settled,
@@ -591,7 +596,8 @@ def reconciliation_frames(conn: Connection, day: date) -> Iterator[pd.DataFrame]
     for manual, case_column, day_column, allocation in (
             (False, payments.c.case_id, payments.c.judged_on, payments.c.rule.is_not(None)),
             (True, payments.c.resolved_case_id, payments.c.resolved_on, payments.c.resolved_on.is_not(None))):
-        query = (select(payments, cases.c.case_number, literal(manual).label("manual"), *settled)
+        query = (select(*[payments.c[name] for name in REPORTED_PAYMENT_COLUMNS], cases.c.case_number,
+                        literal(manual).label("manual"), *settled)
                  .select_from(payments.outerjoin(cases, cases.c.id == case_column)
                               .outerjoin(postings, (postings.c.payment_id == payments.c.id) & allocated & allocation))
                  .where(day_column == day).group_by(payments.c.id, cases.c.case_number).order_by(payments.c.id))

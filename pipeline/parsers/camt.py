@@ -297,13 +297,20 @@ def _date(ntry: _Paths, group: str, place: _Place) -> date | None:
     text = ntry.text(f"{group}/Dt") or ntry.text(f"{group}/DtTm")
     if not text:
         return None
+    day = _day(text)
+    if day is None:
+        raise FileRejected("BAD_DATE", f"{place}: {group} {text!r} is not a date")
+    return day
+
+
+@lru_cache(maxsize=4096)
+def _day(text: str) -> date | None:
+    """The day an ISO date or date-time begins with, None when it is not one (a file's entries share a few)."""
     match = ISO_DATE.match(text)
     try:
-        if match:
-            return date.fromisoformat(match[1])
+        return date.fromisoformat(match[1]) if match else None
     except ValueError:
-        pass
-    raise FileRejected("BAD_DATE", f"{place}: {group} {text!r} is not a date")
+        return None
 
 
 def _described(detail: _Paths | None) -> dict[str, str]:
@@ -321,6 +328,8 @@ def _described(detail: _Paths | None) -> dict[str, str]:
 
 def _address(party: _Paths) -> str:
     """``PstlAdr`` on one line: its address lines, else street, building number, post code and town."""
+    if not party.all("PstlAdr"):
+        return ""
     lines = party.texts("PstlAdr/AdrLine")
     if lines:
         return ", ".join(lines)
