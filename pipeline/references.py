@@ -27,9 +27,8 @@ references at once with :func:`case_numbers_from_references`.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import re
+from collections.abc import Sequence
 
 import numpy as np
 from stdnum import iso11649, luhn

@@ -33,6 +33,7 @@ PARTNER = "PARTNER"   # a partner's remittance line names its case (`remittances
 NO_REFERENCE, UNKNOWN_REFERENCE, AMBIGUOUS = "NO_REFERENCE", "UNKNOWN_REFERENCE", "AMBIGUOUS"
 CURRENCY_MISMATCH, CASE_CLOSED, CASE_HANDED_OVER = "CURRENCY_MISMATCH", "CASE_CLOSED", "CASE_HANDED_OVER"
 NAME_SIMILARITY = 85
+READ_AT_ONCE = 100_000   # references checked in one pass of whole-array arithmetic
 FIK_FORMS = re.compile(r"^\+?71[<\s/]+(\d{15})(?:\+\d+<?)?$")
 TEXT_TOKENS = r"(?:\+71<|71/)?(RF\d{2}[0-9A-Z]{1,21}|\d{3,25})"
 COLLECTING = (case_states.OPEN, case_states.COURT_APPROVED, case_states.DISPUTED)
@@ -46,9 +47,14 @@ def reference_case_number(reference: str) -> str | None:
 
 
 def reference_case_numbers(references: list[str]) -> list[str | None]:
-    """`reference_case_number` of each of a run's references, read at once."""
-    compact = ["".join(reference.split()).upper() for reference in references]
-    return case_numbers_from_references([fik.group(1) if (fik := FIK_FORMS.match(ref)) else ref for ref in compact])
+    """`reference_case_number` of each of a run's references, `READ_AT_ONCE` at a time (a million at once held
+    some 700 MB more for a moment: their forms as Python and NumPy strings)."""
+    numbers: list[str | None] = []
+    for start in range(0, len(references), READ_AT_ONCE):
+        compact = ["".join(reference.split()).upper() for reference in references[start:start + READ_AT_ONCE]]
+        numbers += case_numbers_from_references([fik.group(1) if (fik := FIK_FORMS.match(ref)) else ref
+                                                 for ref in compact])
+    return numbers
 
 
 def match(payments: pd.DataFrame, cases_by_number: Callable[[list[str]], pd.DataFrame],
@@ -60,14 +66,13 @@ def match(payments: pd.DataFrame, cases_by_number: Callable[[list[str]], pd.Data
     Per payment (same index): ``case_id`` (also of a case that cannot take it), ``rule`` (when matched) or
     ``parked_reason``."""
     number = _by_reference(payments)
-    named = cases_by_number(number.dropna().unique().tolist())
-    number = number.where(number.isin(set(named["case_number"])))
+    cases = cases_by_number(number.dropna().unique().tolist()).set_index("case_number")
+    number = number.where(number.isin(cases.index))
     rule = pd.Series(None, index=payments.index, dtype=object).mask(number.notna(), REFERENCE)
     text_number, text_ambiguous = _by_text(payments, number.isna(), cases_by_number)
     rule = rule.mask(number.isna() & text_number.notna(), TEXT_REFERENCE)
     number = number.fillna(text_number)
-    cases = pd.concat([named, cases_by_number(text_number.dropna().unique().tolist())]) \
-        .drop_duplicates("case_number").set_index("case_number")
+    cases = _with(cases, cases_by_number(text_number.dropna().unique().tolist()).set_index("case_number"))
     case_id = number.map(cases["case_id"]).astype(object)
     by_amount, amount_ambiguous = _by_amount_and_name(payments[case_id.isna() & ~text_ambiguous], totals_on)
     case_id.loc[by_amount.index] = by_amount
@@ -77,6 +82,13 @@ def match(payments: pd.DataFrame, cases_by_number: Callable[[list[str]], pd.Data
     case_id = case_id.where(~reason.isin(NO_CASE))
     return pd.DataFrame({"id": payments["id"], "case_id": _objects(case_id.astype("Int64")),
                          "rule": _objects(rule.where(reason.isna())), "parked_reason": _objects(reason)})
+
+
+def _with(cases: pd.DataFrame, more: pd.DataFrame) -> pd.DataFrame:
+    """``cases`` and those of ``more`` it has not (by case number), copied only when there are some: a run's
+    cases are a frame of a million rows."""
+    more = more[~more.index.isin(cases.index)]
+    return pd.concat([cases, more]) if len(more) else cases
 
 
 def _objects(values: pd.Series) -> pd.Series:
